@@ -38,7 +38,7 @@ def register(name: str):
 
 
 def available_datasets() -> list[str]:
-    return sorted(_MODULES)
+    return sorted(set(_MODULES) | set(_BUILDERS))
 
 
 def load_dataset(
@@ -61,7 +61,7 @@ def load_dataset(
     Raises:
         DatasetError: unknown name, or data missing / malformed (the message says what is expected).
     """
-    if name not in _MODULES:
+    if name not in _MODULES and name not in _BUILDERS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {available_datasets()}")
     if name not in _BUILDERS:
         importlib.import_module(_MODULES[name])

@@ -1,0 +1,112 @@
+"""Checkpoints: a directory holding
+
+- ``model.safetensors``: every weight and buffer of the model container;
+- ``config.json``: ``{"config": <full TrainConfig>, "step", "phase", "seeds", "git_sha"}``, so a
+  checkpoint alone rebuilds its model with no flags;
+- ``training_state.pt`` (training checkpoints only): optimizer and RNG states, saved with
+  ``torch.save`` and read back with ``weights_only=True`` (no pickled code is ever executed).
+
+Each checkpoint is written into a temporary directory and renamed into place, so a crash
+never leaves a half-written checkpoint under a final name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+STATE_FILE = "training_state.pt"
+
+
+def git_sha() -> str:
+    """The repository's HEAD commit (with ``-dirty`` if the tree has changes), or ``unknown``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_checkpoint(path: Path, model: nn.Module, meta: dict, training_state: dict | None = None) -> Path:
+    """Atomically write a checkpoint directory at ``path`` (replacing an older one of that name)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / MODEL_FILE))
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        if training_state is not None:
+            torch.save(training_state, tmp / STATE_FILE)
+        if path.exists():  # replace: move the old one aside first, then drop it
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_meta(path: Path) -> dict:
+    path = Path(path)
+    f = path / CONFIG_FILE
+    if not f.is_file():
+        raise FileNotFoundError(f"{path} is not a checkpoint: {CONFIG_FILE} is missing "
+                                f"(expected {MODEL_FILE} + {CONFIG_FILE}; pass a checkpoint or run directory)")
+    return json.loads(f.read_text())
+
+
+def load_weights(path: Path, model: nn.Module) -> None:
+    """Load ``model.safetensors`` into ``model`` (strict)."""
+    f = Path(path) / MODEL_FILE
+    if not f.is_file():
+        raise FileNotFoundError(f"{f} is missing: the checkpoint is incomplete")
+    model.load_state_dict(load_file(str(f)), strict=True)
+
+
+def load_training_state(path: Path) -> dict:
+    return torch.load(Path(path) / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every complete checkpoint under ``run_dir/checkpoints``, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    found = []
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.name.startswith(".") or not (d / CONFIG_FILE).is_file() or not (d / MODEL_FILE).is_file():
+                continue
+            found.append((int(read_meta(d)["step"]), d))
+    return sorted(found, key=lambda t: (t[0], t[1].name))
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint directory from either a checkpoint or a run directory (its ``final`` if
+    present, else its latest checkpoint)."""
+    path = Path(path)
+    if (path / CONFIG_FILE).is_file() and (path / MODEL_FILE).is_file():
+        return path
+    if (path / "checkpoints" / "final" / MODEL_FILE).is_file():
+        return path / "checkpoints" / "final"
+    found = list_checkpoints(path)
+    if not found:
+        raise FileNotFoundError(f"no checkpoint found at {path} (expected a directory with {MODEL_FILE} "
+                                f"and {CONFIG_FILE}, or a run directory with checkpoints/)")
+    return found[-1][1]

@@ -1,0 +1,128 @@
+"""Run configuration: one frozen dataclass per run, saved with every checkpoint.
+
+A :class:`TrainConfig` holds what every model shares (data, optimisation, seeds, logging,
+devices); its ``model`` field holds the model's own frozen dataclass (e.g.
+``GanIntClsConfig``). Named presets (``smoke``, ``quick``, ``paper``) are dicts of overrides
+declared by each model; ``--set key=value`` overrides single fields.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An unknown key, a bad value, or an unknown preset."""
+
+
+PRESETS = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model_name: str                      # registry name, e.g. "gan-int-cls"
+    model: Any                           # the model's own frozen config dataclass
+    preset: str = "quick"
+    dataset: str = "shapes"
+    dataset_root: str | None = None      # for real datasets in their published layout
+    dataset_size: int | None = None      # shapes only: number of rendered training images
+    resolution: int = 64                 # final output resolution
+    text_encoder: str = "minilm"         # core.text encoder name ("minilm", "hash")
+    batch_size: int = 64
+    lr_g: float = 2e-4                   # StackGAN §4 / GAN-CLS: Adam 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5                   # Adam β1 0.5 (DCGAN, StackGAN code)
+    beta2: float = 0.999
+    lr_decay_every: int = 0              # halve the learning rates every N steps of a phase (0: never)
+    model_seed: int = 0                  # network init and training noise
+    data_seed: int = 0                   # dataset rendering, data order, caption choice
+    eval_seed: int = 1234                # fixed noise for sample grids and evaluation
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_last: int = 3                   # periodic checkpoints kept (milestones are always kept)
+    device: str = "auto"                 # "auto" | "cpu" | "cuda"
+    bf16: bool = False                   # bf16 autocast (CUDA only)
+    channels_last: bool = False          # channels_last memory format (CUDA only)
+    num_workers: int = 0
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        from core.models import get_model_spec  # local import: models depend on config, not vice versa
+
+        d = dict(d)
+        check_keys(cls, d, "config")
+        spec = get_model_spec(d["model_name"])
+        model_d = dict(d.get("model") or {})
+        check_keys(spec.config_cls, model_d, "model config")
+        d["model"] = spec.config_cls(**{k: _coerce(spec.config_cls, k, v) for k, v in model_d.items()})
+        return cls(**{k: _coerce(cls, k, v) for k, v in d.items()})
+
+
+def check_keys(cls, d: dict, what: str) -> None:
+    """Reject keys that are not fields of dataclass ``cls`` with a clear error."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"unknown {what} key(s) {unknown} for {cls.__name__}; valid keys: {sorted(names)}")
+
+
+def _coerce(cls, name: str, value):
+    """Lists from JSON back to tuples where the field is a tuple."""
+    hints = typing.get_type_hints(cls)
+    t = hints.get(name)
+    if isinstance(value, list) and t is not None and typing.get_origin(t) is tuple:
+        return tuple(value)
+    return value
+
+
+def parse_value(text: str):
+    """Parse a ``--set`` value: JSON (numbers, true/false, null, lists) or a bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Return ``cfg`` with dotted overrides applied (``"batch_size"``, ``"model.ngf"``)."""
+    d = cfg.to_dict()
+    for key, value in overrides.items():
+        parts = key.split(".")
+        target = d
+        for p in parts[:-1]:
+            if not isinstance(target.get(p), dict):
+                raise ConfigError(f"unknown config key {key!r}: {p!r} is not a section")
+            target = target[p]
+        if parts[-1] not in target:
+            raise ConfigError(f"unknown config key {key!r}; valid keys here: {sorted(target)}")
+        target[parts[-1]] = value
+    return TrainConfig.from_dict(d)
+
+
+def build_config(model_name: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
+                 **fields_) -> TrainConfig:
+    """Resolve a config: model defaults → the model's preset → keyword fields → dotted overrides."""
+    from core.models import get_model_spec
+
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    spec = get_model_spec(model_name)
+    preset_d = dict(spec.presets.get(preset, {}))
+    model_d = preset_d.pop("model", {})
+    check_keys(spec.config_cls, model_d, f"{model_name} preset {preset!r} model")
+    base = {"model_name": model_name, "preset": preset, "model": dataclasses.asdict(spec.config_cls(**model_d))}
+    base.update(preset_d)
+    base.update(fields_)
+    cfg = TrainConfig.from_dict(base)
+    return apply_overrides(cfg, overrides or {})

@@ -1,0 +1,38 @@
+"""Model registry. Each model module defines ``SPEC``, a :class:`core.models.base.ModelSpec`."""
+from __future__ import annotations
+
+import importlib
+
+from .base import DataInfo, ModelSpec, Phase, StepContext
+
+_MODULES = {
+    "gan-int-cls": "core.models.gan_int_cls",
+    "stackgan": "core.models.stackgan",
+}
+
+
+_REGISTERED: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Register a model defined outside ``core.models`` (extensions, tests)."""
+    _REGISTERED[spec.name] = spec
+    return spec
+
+
+def available_models() -> list[str]:
+    return sorted(set(_MODULES) | set(_REGISTERED))
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` registered as ``name``; a clear error lists the valid names."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    if name not in _MODULES:
+        from core.config import ConfigError
+
+        raise ConfigError(f"unknown model {name!r}; choose one of {available_models()}")
+    return importlib.import_module(_MODULES[name]).SPEC
+
+
+__all__ = ["DataInfo", "ModelSpec", "Phase", "StepContext", "available_models", "get_model_spec", "register_model"]

@@ -1,0 +1,253 @@
+"""The one training loop: phases, config, checkpoints, exact resume, non-finite losses, DDP."""
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.data import Dataset
+
+import core.checkpoint as ckpt_mod
+from core import losses
+from core.checkpoint import find_checkpoint, list_checkpoints, write_checkpoint
+from core.config import ConfigError, TrainConfig, build_config
+from core.data import register
+from core.models import DataInfo, ModelSpec, Phase, register_model
+from core.train import NonFiniteLossError, batch_indices, main, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- a toy dataset and a two-phase toy model
+
+class ToyDataset(Dataset):
+    def __init__(self, n: int, res: int):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.rand(n, 3, res, res, generator=g) * 2 - 1
+        self.labels = [i % 4 for i in range(n)]
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"image": self.x[i], "label": self.labels[i]}
+
+    def all_captions(self):
+        return [[f"thing number {l}", f"object of kind {l}"] for l in self.labels]
+
+
+@register("toy")
+def _toy(split, resolution, root, seed, size=None):
+    return ToyDataset(size or 32, resolution)
+
+
+@dataclass(frozen=True)
+class TwoPhaseConfig:
+    steps_a: int = 3
+    steps_b: int = 3
+
+
+class TwoNets(nn.Module):
+    def __init__(self, cfg, info):
+        super().__init__()
+        self.netA = nn.Sequential(nn.Linear(info.embed_dim, 8), nn.BatchNorm1d(8))
+        self.netB = nn.Linear(8, 1)
+
+
+def _two_step(batch, ctx):
+    h = ctx.nets["netA"](batch["embedding"])
+    ctx.update("g", ctx.nets["netB"](h).pow(2).mean())
+
+
+register_model(ModelSpec(
+    name="toy-two-phase", config_cls=TwoPhaseConfig, presets={"smoke": {"batch_size": 8}},
+    build=TwoNets,
+    phases=lambda c: [Phase("a", c.steps_a, {"g": ("netA", "netB")}), Phase("b", c.steps_b, {"g": ("netB",)})],
+    train_step=_two_step,
+    generate=lambda m, e, n: {"image": m.netB(m.netA(e))},
+    noise_shapes=lambda c: {},
+))
+
+
+def smoke_cfg(model="gan-int-cls", **overrides):
+    return build_config(model, "smoke", overrides, dataset="toy", text_encoder="hash")
+
+
+# ---------------------------------------------------------------- phases
+
+def test_frozen_modules_get_no_updates(tmp_path):
+    snapshots = {}
+    cfg = smoke_cfg("toy-two-phase", checkpoint_every=100, sample_every=100)
+
+    def hook(step, losses_):
+        pass
+
+    run = train(cfg, tmp_path / "run", progress=False, step_hook=hook)
+    a = load_file(str(run / "checkpoints" / "phase-a" / "model.safetensors"))
+    final = load_file(str(run / "checkpoints" / "final" / "model.safetensors"))
+    for k in a:
+        if k.startswith("netA"):  # frozen in phase b: weights AND BN running stats unchanged
+            torch.testing.assert_close(final[k], a[k], rtol=0, atol=0)
+    assert not torch.equal(final["netB.weight"], a["netB.weight"])  # netB kept learning
+
+
+# ---------------------------------------------------------------- config
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown config key 'not_a_field'"):
+        build_config("gan-int-cls", "smoke", {"not_a_field": 1})
+    with pytest.raises(ConfigError, match="model.ngff"):
+        build_config("gan-int-cls", "smoke", {"model.ngff": 1})
+    with pytest.raises(ConfigError, match="unknown config key"):
+        TrainConfig.from_dict({**smoke_cfg().to_dict(), "typo": 3})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        build_config("gan-int-cls", "huge")
+    with pytest.raises(ConfigError, match="unknown model"):
+        build_config("no-such-gan", "smoke")
+
+
+def test_config_roundtrip_and_cli_dry_run(capsys):
+    cfg = build_config("gan-int-cls", "quick", {"model.ngf": 48, "batch_size": 16})
+    assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    assert cfg.model.ngf == 48 and cfg.batch_size == 16 and cfg.preset == "quick"
+    assert main(["--model", "gan-int-cls", "--preset", "smoke", "--set", "model.ndf=12", "--dry-run"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["model"]["ndf"] == 12
+    assert main(["--model", "gan-int-cls", "--preset", "smoke", "--set", "bogus=1", "--dry-run"]) == 2
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    model = nn.Linear(3, 2)
+    target = tmp_path / "ckpts" / "step_0000001"
+    write_checkpoint(target, model, {"step": 1})
+    before = (target / "model.safetensors").read_bytes()
+
+    def broken_save(state, path):
+        Path(path).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_mod, "save_file", broken_save)
+    with torch.no_grad():
+        model.weight.add_(1)
+    with pytest.raises(OSError, match="disk full"):
+        write_checkpoint(target, model, {"step": 2})
+    assert (target / "model.safetensors").read_bytes() == before       # old checkpoint untouched
+    assert json.loads((target / "config.json").read_text())["step"] == 1
+    assert sorted(p.name for p in target.parent.iterdir()) == ["step_0000001"]  # no temp dir left behind
+
+
+def test_run_directory_is_never_overwritten(tmp_path):
+    cfg = smoke_cfg(**{"model.steps": 2})
+    run = train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="already exists"):
+        train(cfg, run, progress=False)
+
+
+def test_keeps_last_checkpoints_and_milestones(tmp_path):
+    cfg = smoke_cfg(**{"model.steps": 10, "checkpoint_every": 1, "keep_last": 2})
+    run = train(cfg, tmp_path / "run", progress=False)
+    names = sorted(p.name for _, p in list_checkpoints(run))
+    assert names == ["final", "phase-main", "step_0000009", "step_0000010"] or \
+        names == ["final", "step_0000009", "step_0000010"]
+    assert find_checkpoint(run).name == "final"
+    state = torch.load(run / "checkpoints" / "final" / "training_state.pt", weights_only=True)
+    assert state["step"] == 10
+
+
+# ---------------------------------------------------------------- data order
+
+def test_batch_order_is_a_function_of_step():
+    a = [batch_indices(s, 50, 8, seed=3) for s in range(12)]
+    b = [batch_indices(s, 50, 8, seed=3) for s in range(12)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    epoch0 = torch.cat(a[:6])
+    assert epoch0.unique().numel() == 48  # no repeats within an epoch
+    assert not torch.equal(a[0], a[6])    # a new permutation next epoch
+    r0, r1 = batch_indices(0, 50, 8, 3, rank=0, world=2), batch_indices(0, 50, 8, 3, rank=1, world=2)
+    assert not set(r0.tolist()) & set(r1.tolist())
+
+
+# ---------------------------------------------------------------- non-finite losses
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    cfg = smoke_cfg(**{"model.steps": 8, "checkpoint_every": 2})
+    real = losses.g_loss_nonsaturating
+    calls = {"n": 0}
+
+    def poisoned(logits):
+        calls["n"] += 1
+        return real(logits) * (float("nan") if calls["n"] >= 5 else 1.0)  # G step of step 5 (interp off in count)
+
+    monkeypatch.setattr(losses, "g_loss_nonsaturating", poisoned)
+    with pytest.raises(NonFiniteLossError, match="loss_g became nan"):
+        train(cfg, tmp_path / "run", progress=False)
+    found = list_checkpoints(tmp_path / "run")
+    assert found and found[-1][0] < 5
+    weights = load_file(str(found[-1][1] / "model.safetensors"))
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+
+
+# ---------------------------------------------------------------- exact resume after SIGKILL
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+import test_train  # registers the toy dataset
+from core.config import build_config
+from core.train import train
+cfg = build_config("gan-int-cls", "smoke", {{"model.steps": 10, "checkpoint_every": 3}}, dataset="toy", text_encoder="hash")
+kill_at = int(sys.argv[2])
+def hook(step, losses):
+    if step == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+train(cfg, sys.argv[1], resume=len(sys.argv) > 3, progress=False, step_hook=hook)
+"""
+
+
+def _run_script(*args):
+    code = KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"))
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_is_bit_exact(tmp_path):
+    full = _run_script(tmp_path / "full", -1)
+    assert full.returncode == 0, full.stderr
+    killed = _run_script(tmp_path / "killed", 7)
+    assert killed.returncode == -9  # SIGKILL at step 7, after the step-6 checkpoint
+    assert list_checkpoints(tmp_path / "killed")[-1][0] == 6
+    resumed = _run_script(tmp_path / "killed", -1, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "final" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "checkpoints" / "final" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    la = [json.loads(l) for l in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    lb = [json.loads(l) for l in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
+    assert [r.get("loss_g") for r in la if "loss_g" in r] == [r.get("loss_g") for r in lb if "loss_g" in r]
+
+
+# ---------------------------------------------------------------- DDP
+
+@pytest.mark.slow
+def test_two_process_ddp_smoke(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "core.train", "--model", "gan-int-cls", "--preset", "smoke", "--no-progress",
+           "--out", str(tmp_path / "ddp")]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    done = [json.loads(l) for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()][-1]
+    assert done["event"] == "done" and done["world_size"] == 2
+    assert (tmp_path / "ddp" / "checkpoints" / "final" / "model.safetensors").is_file()
+    state = torch.load(tmp_path / "ddp" / "checkpoints" / "final" / "training_state.pt", weights_only=True)
+    assert len(state["rng"]) == 2  # one RNG state per rank
+    assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])  # rank-offset seeds
