@@ -216,7 +216,6 @@ def _run_script(*args):
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.slow
 def test_resume_after_sigkill_is_bit_exact(tmp_path):
     full = _run_script(tmp_path / "full", -1)
     assert full.returncode == 0, full.stderr
@@ -237,7 +236,6 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path):
 
 # ---------------------------------------------------------------- DDP
 
-@pytest.mark.slow
 def test_two_process_ddp_smoke(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

@@ -43,7 +43,7 @@ def to_image_tensor(array: np.ndarray) -> torch.Tensor:
         raise TypeError(f"expected a uint8 image array, got {array.dtype}")
     if array.ndim == 2:
         array = array[:, :, None]
-    t = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))  # [C, H, W] uint8
+    t = torch.from_numpy(np.array(array.transpose(2, 0, 1)))  # [C, H, W] uint8 (a writable copy)
     return t.float().div_(127.5).sub_(1.0)
 
 
