@@ -48,6 +48,8 @@ class TrainConfig:
     bf16: bool = False                   # bf16 autocast (CUDA only)
     channels_last: bool = False          # channels_last memory format (CUDA only)
     num_workers: int = 0
+    init_from: str | None = None         # checkpoint/run dir whose sub-networks initialise this run
+    init_modules: tuple[str, ...] = ()   # which sub-networks to copy from init_from (e.g. ("ca1", "netG1"))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

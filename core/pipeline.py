@@ -63,10 +63,6 @@ class Pipeline:
     def resolution(self) -> int:
         return self.info.resolution
 
-    @property
-    def output_names(self) -> tuple[str, ...]:
-        return self.spec.output_names
-
     def text_encoder(self):
         if self._encoder is None:
             from core.text import get_text_encoder
@@ -95,8 +91,8 @@ class Pipeline:
             noise: explicit noise tensors (overrides ``seeds``), e.g. fixed noise for interpolation.
             batch_size: generation chunk size.
         Returns:
-            ``{name: [N, C, H, W]}`` images in [-1, 1] on CPU, one entry per output of the model
-            (``image`` for single-stage models; ``stage1``, ``stage2`` for StackGAN).
+            ``{name: [N, C, H, W]}`` images in [-1, 1] on CPU: ``image`` is the final output;
+            stacked models add their intermediate outputs (``stage1`` for StackGAN).
         """
         if embeddings is None:
             if captions is None:

@@ -155,6 +155,22 @@ def build_model(cfg: TrainConfig, info: DataInfo) -> nn.Module:
     return spec.build(cfg.model, info)
 
 
+def init_submodules(model: nn.Module, checkpoint: str, names: tuple[str, ...]) -> None:
+    """Initialise the named sub-networks of ``model`` from another run's checkpoint (e.g. a
+    Stage-II run starting from a trained Stage-I), so nothing is trained twice."""
+    from safetensors.torch import load_file
+
+    ckpt = find_checkpoint(Path(checkpoint))
+    state = load_file(str(ckpt / "model.safetensors"))
+    if not names:
+        raise ConfigError("init_from needs init_modules: the names of the sub-networks to copy")
+    for name in names:
+        part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+        if not part:
+            raise ConfigError(f"checkpoint {ckpt} has no sub-network {name!r}")
+        getattr(model, name).load_state_dict(part, strict=True)
+
+
 def _set_phase(model: nn.Module, phase: Phase) -> None:
     """Frozen sub-networks: no gradients and eval mode; trainable ones: train mode."""
     trainable = phase.trainable()
@@ -197,7 +213,7 @@ def save_sample_grid(spec, model, cfg, emb: torch.Tensor, path: Path, per_captio
     e = emb.repeat_interleave(per_caption, 0)  # [n·k, E] row = caption
     noise = {k: v.repeat(n, *([1] * (v.dim() - 1))).to(e.device) for k, v in noise.items()}
     out = spec.generate(model, e, noise)
-    imgs = out[spec.output_names[-1]].float()
+    imgs = out["image"].float()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(imgs.add(1).div(2).clamp(0, 1), str(path), nrow=per_caption, padding=1)
     for name, m in model.named_children():
@@ -267,6 +283,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     gen.manual_seed(cfg.data_seed * 7919 + rank)
     step = 0
     opt_states = None
+    if start_ckpt is None and cfg.init_from:
+        init_submodules(model, cfg.init_from, cfg.init_modules)
     if start_ckpt is not None:
         load_weights(start_ckpt, model)
         state = load_training_state(start_ckpt)

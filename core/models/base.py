@@ -78,6 +78,7 @@ class ModelSpec:
     build: Callable[[Any, DataInfo], nn.Module]               # (model cfg, data info) -> container module
     phases: Callable[[Any], list[Phase]]                      # model cfg -> phases
     train_step: Callable[[dict, StepContext], None]           # (batch, ctx) -> None (calls ctx.update)
-    generate: Callable[[nn.Module, torch.Tensor, dict], dict]  # (model, embedding [B,E], noise) -> images
+    # (model, embedding [B,E], noise) -> {"image": final [B,C,R,R] in [-1,1], and intermediate
+    # outputs under their own names, e.g. "stage1" for StackGAN}
+    generate: Callable[[nn.Module, torch.Tensor, dict], dict]
     noise_shapes: Callable[[Any], dict[str, tuple[int, ...]]]  # model cfg -> {noise name: shape per sample}
-    output_names: tuple[str, ...] = ("image",)                 # keys of generate()'s result, last = final
