@@ -1,0 +1,211 @@
+"""Rerun a paper's ablation table: ``python -m bench.ablations --paper stackgan --preset quick``.
+
+For every (row, seed) cell: train the row's units through :mod:`core.train` (a unit shared by
+several rows, e.g. one Stage-I, is trained once), score the final model with :mod:`core.metrics`,
+and append one line per metric to ``runs.csv``. Then aggregate (``ablation.csv``), plot, and
+write ``report.md`` / ``report.html`` with a verdict per claim.
+
+Resumable: a finished cell is never recomputed; an interrupted unit resumes from its last
+checkpoint; a failing cell is recorded and the rest go on.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from bench.spec import Row, Table, Unit
+from core.checkpoint import git_sha
+
+TABLES = {"stackgan": "bench.tables.stackgan"}
+RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "checkpoint", "wall_time_s", "error"]
+
+
+def get_table(paper: str) -> Table:
+    if paper not in TABLES:
+        raise SystemExit(f"error: unknown paper {paper!r}; choose one of {sorted(TABLES)}")
+    return importlib.import_module(TABLES[paper]).TABLE
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+def unit_config(unit: Unit, preset: str, seed: int, dataset: str, device: str, runs_dir: Path):
+    """The resolved :class:`TrainConfig` of ``unit`` for one seed (parents become ``init_from``)."""
+    from core.config import build_config
+
+    fields = {"model_seed": seed, "data_seed": seed, "dataset": dataset, "device": device}
+    if unit.parent is not None:
+        fields["init_from"] = str(runs_dir / unit.parent.key(preset, seed))
+        fields["init_modules"] = tuple(unit.init_modules)
+    return build_config(unit.model, preset, dict(unit.overrides), **fields)
+
+
+def chain(unit: Unit) -> list[Unit]:
+    """The unit's ancestors first, then itself."""
+    out = []
+    while unit is not None:
+        out.append(unit)
+        unit = unit.parent
+    return out[::-1]
+
+
+# ---------------------------------------------------------------------------------------------- runs.csv
+
+def read_runs(path: Path) -> pd.DataFrame:
+    if path.is_file():
+        return pd.read_csv(path, keep_default_na=True)
+    return pd.DataFrame(columns=RUN_COLUMNS)
+
+
+def append_runs(path: Path, records: list[dict]) -> None:
+    """Append ``records`` atomically: write the whole new file beside the old one, then rename."""
+    old = read_runs(path)
+    new = pd.DataFrame(records, columns=RUN_COLUMNS)
+    df = new if old.empty else pd.concat([old, new], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".csv", dir=path.parent)
+    os.close(fd)
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
+    """(row, seed) pairs with at least one successful metric value."""
+    ok = runs.dropna(subset=["value"])
+    return {(r, int(s)) for r, s in zip(ok["row"], ok["seed"])}
+
+
+# ---------------------------------------------------------------------------------------------- one cell
+
+def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float]:
+    """Train ``unit`` (and its parents) for ``seed`` unless already finished; (run dir, seconds)."""
+    from core.checkpoint import find_checkpoint
+    from core.train import train
+
+    total = 0.0
+    run = None
+    for u in chain(unit):
+        run = runs_dir / u.key(args.preset, seed)
+        if (run / "checkpoints" / "final").is_dir():
+            continue
+        cfg = unit_config(u, args.preset, seed, args.dataset, args.device, runs_dir)
+        t0 = time.time()
+        train(cfg, run, resume=run.exists(), progress=not args.no_progress)
+        total += time.time() - t0
+    find_checkpoint(run)
+    return run, total
+
+
+def score(run: Path, table: Table, args, seed: int) -> dict[str, float]:
+    from core.data import load_dataset
+    from core.metrics import evaluate
+    from core.pipeline import Pipeline
+
+    pipe = Pipeline.from_checkpoint(run)
+    test = load_dataset(pipe.cfg.dataset, split="test", resolution=pipe.resolution, root=pipe.cfg.dataset_root,
+                        seed=0)
+    metrics = list(table.metrics) + (["fid_inception"] if args.inception else [])
+    return evaluate(pipe, test, metrics=metrics, n=args.eval_n or table.eval_n[args.preset], seed=1000 + seed,
+                    progress=not args.no_progress)
+
+
+def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
+    base = {"row": row.id, "seed": seed, "preset": args.preset, "dataset": args.dataset, "git_sha": git_sha()}
+    t0 = time.time()
+    try:
+        run, _ = train_unit(row.unit, args, seed, out / "runs")
+        values = score(run, table, args, seed)
+        wall = round(time.time() - t0, 1)
+        ckpt = os.path.relpath(run / "checkpoints" / "final", out)
+        return [{**base, "metric": m, "value": float(v), "checkpoint": ckpt, "wall_time_s": wall, "error": ""}
+                for m, v in values.items()]
+    except Exception as e:  # a failing cell is recorded; the rest go on
+        msg = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
+        traceback.print_exc()
+        return [{**base, "metric": "__failed__", "value": float("nan"), "checkpoint": "",
+                 "wall_time_s": round(time.time() - t0, 1), "error": msg}]
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.ablations", description=__doc__.split("\n\n")[0])
+    p.add_argument("--paper", required=True, choices=sorted(TABLES))
+    p.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"])
+    p.add_argument("--seeds", type=int, default=None, help="number of training seeds (default: the table's)")
+    p.add_argument("--dataset", default="shapes")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue into an existing --out (finished cells are kept)")
+    p.add_argument("--only", action="append", default=[], metavar="ROW", help="run only these rows (repeatable)")
+    p.add_argument("--out", default=None, help="output directory (default results/<paper>)")
+    p.add_argument("--inception", action="store_true", help="also score FID on standard Inception features")
+    p.add_argument("--eval-n", type=int, default=None, help="generated images per cell (default: the table's)")
+    p.add_argument("--list", action="store_true", help="print the rows and their resolved configs, then exit")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def list_rows(table: Table, rows: list[Row], args) -> None:
+    runs_dir = Path(args.out) / "runs"
+    for row in rows:
+        print(f"== {row.id}: {row.label}  (paper: {row.paper or '-'})")
+        for u in chain(row.unit):
+            cfg = unit_config(u, args.preset, 0, args.dataset, args.device, runs_dir)
+            print(f"   unit {u.key(args.preset, 0)}: " + json.dumps(
+                {k: v for k, v in cfg.to_dict().items() if k in ("model_name", "resolution", "model", "init_modules")},
+                sort_keys=True))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    table = get_table(args.paper)
+    args.out = args.out or f"results/{args.paper}"
+    out = Path(args.out)
+    rows = table.rows_for(args.preset)
+    known = {r.id for r in rows}
+    bad = [r for r in args.only if r not in known]
+    if bad:
+        print(f"error: unknown row(s) {bad}; rows are {sorted(known)}", file=sys.stderr)
+        return 2
+    if args.list:
+        list_rows(table, rows, args)
+        return 0
+    runs_csv = out / "runs.csv"
+    if runs_csv.exists() and not args.resume:
+        print(f"error: {runs_csv} exists; pass --resume to continue it or choose another --out", file=sys.stderr)
+        return 2
+    n_seeds = args.seeds or table.default_seeds[args.preset]
+    selected = [r for r in rows if not args.only or r.id in args.only]
+    done = finished_cells(read_runs(runs_csv))
+    cells = [(r, s) for s in range(n_seeds) for r in selected if (r.id, s) not in done]
+    t0 = time.time()
+    bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
+    for row, seed in bar:
+        bar.set_postfix_str(f"{row.id} seed {seed}")
+        append_runs(runs_csv, run_cell(row, seed, table, args, out))
+    wall = time.time() - t0
+    from bench.report import write_outputs
+
+    command = "python -m bench.ablations " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    write_outputs(table, rows, args, out, command=command, wall_time_s=wall, n_seeds=n_seeds,
+                  machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
+                          f"{os.cpu_count()} cores, torch {torch.__version__}, "
+                          f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")
+    print(f"done: {out}/report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""``ablation.csv``, ``verdicts.csv``, plots, and ``report.md`` / ``report.html`` from ``runs.csv``."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from bench.ablations import read_runs
+from bench.plots import plot_metrics, sample_sheet
+from bench.spec import HIGHER_IS_BETTER, Row, Table
+from bench.stats import aggregate, judge
+
+
+def _fmt(mean, std=None, digits=3) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    s = f"{mean:.{digits}f}"
+    if std is not None and not (isinstance(std, float) and math.isnan(std)):
+        s += f" ± {std:.{digits}f}"
+    return s
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, wall_time_s: float,
+                  n_seeds: int, machine: str, sample_captions: list[str] | None = None) -> dict:
+    runs = read_runs(out / "runs.csv")
+    values = runs[runs["metric"] != "__failed__"]
+    paper = {r.id: r.paper for r in rows}
+    agg = aggregate(values, paper)
+    agg.to_csv(out / "ablation.csv", index=False)
+    verdicts = pd.DataFrame([judge(c, values) for c in table.claims])
+    verdicts.to_csv(out / "verdicts.csv", index=False)
+    order = [r.id for r in rows]
+    plots = []
+    if not values.dropna(subset=["value"]).empty:
+        plots.append(plot_metrics(values, order, paper, out / "ablation.png"))
+    # one sample sheet per row, from seed 0's model: the same captions and noise seeds for every row
+    if sample_captions is None:
+        from core.data import load_dataset
+
+        test = load_dataset(args.dataset, split="test", resolution=16, seed=0)
+        sample_captions = [test[i]["caption"] for i in range(0, min(len(test), 6 * 37), 37)][:6]
+    sheets = {}
+    for row in rows:
+        ck = values[(values["row"] == row.id) & (values["seed"] == 0)]["checkpoint"].dropna()
+        if len(ck):
+            try:
+                sheets[row.id] = sample_sheet(out / ck.iloc[0], sample_captions, [0, 1, 2, 3],
+                                              out / "samples" / f"{row.id}.png")
+            except FileNotFoundError:
+                pass  # the checkpoint lives on another machine: keep the report, skip the sheet
+    cells = runs.drop_duplicates(["row", "seed"])
+    failed = runs[runs["metric"] == "__failed__"]
+    total_wall = float(cells["wall_time_s"].sum()) if len(cells) else 0.0
+    text = _report_md(table, rows, args, agg, verdicts, command, total_wall, wall_time_s, n_seeds, machine,
+                      plots, sheets, out, failed, runs)
+    (out / "report.md").write_text(text)
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    (out / "report.html").write_text(
+        "<!doctype html><meta charset='utf-8'><title>" + table.title + "</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>" + html)
+    return {"ablation": agg, "verdicts": verdicts}
+
+
+def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
+               out, failed, runs) -> str:
+    metrics = list(dict.fromkeys(agg["metric"])) if len(agg) else list(table.metrics)
+    shas = sorted(set(runs["git_sha"].dropna().astype(str))) if len(runs) else []
+    parts = [f"# {table.title}", "",
+             f"- Command: `{command}`",
+             f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {n_seeds} (0–{n_seeds - 1})",
+             f"- Machine: {machine}",
+             f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
+             f"- Code: git {', '.join(shas) or 'unknown'}",
+             ""]
+    notes = table.notes(args.preset)
+    if notes:
+        parts += [notes, ""]
+    parts += ["## Table", "", "Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
+              "Inception scores on CUB with an Inception net fine-tuned on birds; ours are scored by our own "
+              "classifier on our data, so compare directions and gaps, not absolute values.", ""]
+    header = ["row", "method", *[k for k in (rows[0].params if rows else {})], *metrics, "n", "paper IS"]
+    body = []
+    for r in rows:
+        a = agg[agg["row"] == r.id]
+        cells = []
+        for m in metrics:
+            x = a[a["metric"] == m]
+            cells.append(_fmt(x["mean"].iloc[0], x["std"].iloc[0]) if len(x) else "–")
+        n = int(a["n"].max()) if len(a) else 0
+        p = r.paper.get("is")
+        body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *cells, n,
+                     _fmt(*p, digits=2) if p else "–"])
+    parts += [md_table(header, body), ""]
+    parts += ["## Claims", "", "Effect = difference of seed means in the claim's direction (positive = as the paper "
+              "says), with a 95% Welch t interval across training seeds. Verdict: *reproduced* if the interval lies "
+              "above 0, *contradicted* if below, *inconclusive* otherwise.", ""]
+    vb = []
+    for _, v in verdicts.iterrows():
+        ci = "–" if pd.isna(v["effect"]) else f"{v['effect']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
+        vb.append([v["text"], f"`{v['better']}` vs `{v.get('rival', v['worse'])}`", v["metric"], ci, int(v["n"]),
+                   f"**{v['verdict']}**", v["why"]])
+    parts += [md_table(["claim", "comparison", "metric", "effect [95% CI]", "seeds", "verdict", "why"], vb), ""]
+    if plots:
+        parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
+    if sheets:
+        parts += ["## Samples", "", "Seed-0 model of each row; the same captions and noise seeds (0–3) in every sheet."
+                  " Stacked rows show the Stage-I image left of each final image.", ""]
+        for rid, p in sheets.items():
+            parts += [f"**`{rid}`**", "", f"![{rid}]({p.relative_to(out)})", ""]
+    if len(failed):
+        parts += ["## Failed cells", ""] + [f"- `{r.row}` seed {int(r.seed)}: {r.error}" for r in failed.itertuples()] + [""]
+    parts += ["## Reproduce", "", "```bash", command, "```", "",
+              "Every number above comes from `runs.csv` (one line per row, seed and metric, with the git SHA, "
+              "checkpoint and wall time); `ablation.csv` and `verdicts.csv` are computed from it."]
+    return "\n".join(parts) + "\n"

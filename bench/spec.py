@@ -1,0 +1,69 @@
+"""A paper's ablation table, declared as data.
+
+A :class:`Table` lists :class:`Row` s (each a chain of training :class:`Unit` s: config overrides
+on a model's preset) and :class:`Claim` s (the paper's statements, each a comparison between rows
+on one metric). The machinery in :mod:`bench.ablations` trains, scores, aggregates and reports
+any table without knowing which paper it came from.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+HIGHER_IS_BETTER = {"is": True, "fid": False, "kid": False, "fid_inception": False, "kid_inception": False,
+                    "precision": True, "recall": True, "cond_acc": True, "diversity": True}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One training run: a model, a preset, config overrides, and optionally a parent unit whose
+    trained sub-networks initialise this one (``init_modules``), e.g. Stage-II from Stage-I."""
+
+    model: str
+    overrides: dict
+    parent: "Unit | None" = None
+    init_modules: tuple[str, ...] = ()
+
+    def key(self, preset: str, seed: int) -> str:
+        """A short content hash naming this unit's run directory: equal configs share one run."""
+        blob = json.dumps({"model": self.model, "overrides": self.overrides, "preset": preset, "seed": seed,
+                           "parent": self.parent.key(preset, seed) if self.parent else None,
+                           "init": list(self.init_modules)}, sort_keys=True)
+        return f"{self.model}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str                 # short identifier, used in CSVs and --only
+    label: str              # the paper's wording of the row
+    unit: Unit              # the last training run of the row (its parents are trained first)
+    paper: dict = field(default_factory=dict)  # metric -> (mean, std) as printed in the paper
+    params: dict = field(default_factory=dict)  # descriptive columns for the report (CA, text twice, resolution)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The paper's claim that row(s) ``better`` beat row(s) ``worse`` on ``metric``.
+
+    With several ``worse`` rows, the claim is that ``better`` beats the best of them."""
+
+    id: str
+    text: str
+    better: str
+    worse: tuple[str, ...]
+    metric: str = "is"
+
+
+@dataclass(frozen=True)
+class Table:
+    paper: str
+    title: str
+    dataset: str
+    metrics: tuple[str, ...]                     # metrics scored for every row
+    rows_for: Callable[[str], list[Row]]          # preset -> rows (resolutions depend on the preset)
+    claims: tuple[Claim, ...]
+    notes: Callable[[str], str] = lambda preset: ""  # preset-specific notes for the report
+    default_seeds: dict = field(default_factory=lambda: {"smoke": 2, "quick": 3, "paper": 3})
+    eval_n: dict = field(default_factory=lambda: {"smoke": 64, "quick": 1000, "paper": 30000})

@@ -1,0 +1,1 @@
+"""One module per paper, each defining ``TABLE`` (a :class:`bench.spec.Table`)."""

@@ -1,0 +1,60 @@
+"""The benchmark machinery: table declarations, resumable cells, atomic runs.csv."""
+import pandas as pd
+import pytest
+
+import bench.ablations as ab
+from bench.spec import Unit
+from bench.tables.stackgan import TABLE
+
+
+@pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
+def test_stackgan_table_resolves_to_valid_configs(preset, tmp_path):
+    rows = TABLE.rows_for(preset)
+    assert len(rows) == 11 and len({r.id for r in rows}) == 11
+    lo, mid, hi = {"smoke": (8, 16, 32), "quick": (16, 32, 64), "paper": (64, 128, 256)}[preset]
+    for row in rows:
+        for u in ab.chain(row.unit):
+            cfg = ab.unit_config(u, preset, 0, "shapes", "cpu", tmp_path)  # raises on any bad key
+            assert cfg.resolution in (lo, mid, hi)
+    ids = {r.id for r in rows}
+    for c in TABLE.claims:
+        assert c.better in ids and set(c.worse) <= ids
+
+
+def test_stage1_is_shared_between_rows():
+    rows = {r.id: r for r in TABLE.rows_for("quick")}
+    k = lambda u: u.key("quick", 0)  # noqa: E731
+    assert k(rows["stack-hi-ca-tt"].unit.parent) == k(rows["stage1-lo-ca"].unit)
+    assert k(rows["stack-mid-tt"].unit.parent) == k(rows["stage1-lo"].unit)
+    assert k(rows["stage1-lo"].unit) != k(rows["stage1-lo-ca"].unit)
+    assert Unit("m", {"a": 1}).key("quick", 0) != Unit("m", {"a": 1}).key("quick", 1)
+
+
+def test_resume_skips_finished_cells(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_cell(row, seed, table, args, out):
+        calls.append((row.id, seed))
+        if row.id == "stage1-hi":
+            raise_ = [{"row": row.id, "seed": seed, "metric": "__failed__", "value": float("nan"), "error": "boom"}]
+            return raise_
+        return [{"row": row.id, "seed": seed, "metric": "is", "value": 1.0 + seed, "preset": args.preset}]
+
+    monkeypatch.setattr(ab, "run_cell", fake_cell)
+    monkeypatch.setattr("bench.report.write_outputs", lambda *a, **k: None)
+    argv = ["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--out", str(tmp_path),
+            "--only", "stage1-lo", "--only", "stage1-hi", "--no-progress"]
+    assert ab.main(argv) == 0
+    assert sorted(calls) == [("stage1-hi", 0), ("stage1-hi", 1), ("stage1-lo", 0), ("stage1-lo", 1)]
+    assert ab.main(argv) == 2  # runs.csv exists: refuse without --resume
+    calls.clear()
+    assert ab.main(argv + ["--resume"]) == 0
+    assert sorted(calls) == [("stage1-hi", 0), ("stage1-hi", 1)]  # failed cells retried, finished ones kept
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert list(runs.columns) == ab.RUN_COLUMNS
+    assert ((runs["row"] == "stage1-lo") & (runs["metric"] == "is")).sum() == 2
+
+
+def test_unknown_row_is_rejected(tmp_path, capsys):
+    assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--only", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown row" in capsys.readouterr().err
