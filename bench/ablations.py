@@ -30,6 +30,7 @@ from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
 TABLES = {"stackgan": "bench.tables.stackgan"}
+EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
 RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "checkpoint", "wall_time_s", "error"]
 
 
@@ -109,16 +110,14 @@ def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float
 
 
 def score(run: Path, table: Table, args, seed: int) -> dict[str, float]:
-    from core.data import load_dataset
+    """Every score of the run's final model on the test split (same evaluation seed for every row)."""
     from core.metrics import evaluate
     from core.pipeline import Pipeline
 
     pipe = Pipeline.from_checkpoint(run)
-    test = load_dataset(pipe.cfg.dataset, split="test", resolution=pipe.resolution, root=pipe.cfg.dataset_root,
-                        seed=0)
-    metrics = list(table.metrics) + (["fid_inception"] if args.inception else [])
-    return evaluate(pipe, test, metrics=metrics, n=args.eval_n or table.eval_n[args.preset], seed=1000 + seed,
-                    progress=not args.no_progress)
+    return dict(evaluate(pipe, pipe.cfg.dataset, metrics=list(table.metrics), n=args.eval_n or table.eval_n[args.preset],
+                         seed=EVAL_SEED, inception=args.inception, data_seed=pipe.cfg.dataset_seed,
+                         progress=not args.no_progress))
 
 
 def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:

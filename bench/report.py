@@ -39,7 +39,8 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     order = [r.id for r in rows]
     plots = []
     if not values.dropna(subset=["value"]).empty:
-        plots.append(plot_metrics(values, order, paper, out / "ablation.png"))
+        shown = values[values["metric"].isin(table.display) | values["metric"].str.startswith("inception_fid")]
+        plots.append(plot_metrics(shown, order, paper, out / "ablation.png"))
     # one sample sheet per row, from seed 0's model: the same captions and noise seeds for every row
     if sample_captions is None:
         from core.data import load_dataset
@@ -73,7 +74,9 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
 
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
                out, failed, runs) -> str:
-    metrics = list(dict.fromkeys(agg["metric"])) if len(agg) else list(table.metrics)
+    present = set(agg["metric"]) if len(agg) else set()
+    metrics = [m for m in table.display if m in present] + sorted(
+        m for m in present if m.startswith("inception_") and m.endswith(("fid", "kid_mean", "is_mean")))
     shas = sorted(set(runs["git_sha"].dropna().astype(str))) if len(runs) else []
     parts = [f"# {table.title}", "",
              f"- Command: `{command}`",
@@ -97,7 +100,7 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
             x = a[a["metric"] == m]
             cells.append(_fmt(x["mean"].iloc[0], x["std"].iloc[0]) if len(x) else "–")
         n = int(a["n"].max()) if len(a) else 0
-        p = r.paper.get("is")
+        p = r.paper.get("is_mean")
         body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *cells, n,
                      _fmt(*p, digits=2) if p else "–"])
     parts += [md_table(header, body), ""]

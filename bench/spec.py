@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-HIGHER_IS_BETTER = {"is": True, "fid": False, "kid": False, "fid_inception": False, "kid_inception": False,
-                    "precision": True, "recall": True, "cond_acc": True, "diversity": True}
+# direction of each score key written by core.metrics.evaluate (unknown keys: higher is better)
+HIGHER_IS_BETTER = {"is_mean": True, "fid": False, "kid_mean": False, "inception_fid": False,
+                    "inception_kid_mean": False, "inception_is_mean": True, "precision": True, "recall": True,
+                    "f_score": True, "cond_acc": True, "diversity": True, "normal_error_deg": False}
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Claim:
     text: str
     better: str
     worse: tuple[str, ...]
-    metric: str = "is"
+    metric: str = "is_mean"
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Table:
     paper: str
     title: str
     dataset: str
-    metrics: tuple[str, ...]                     # metrics scored for every row
+    metrics: tuple[str, ...]                     # metrics asked of core.metrics.evaluate for every row
+    display: tuple[str, ...]                     # score keys shown in the report's table and plots
     rows_for: Callable[[str], list[Row]]          # preset -> rows (resolutions depend on the preset)
     claims: tuple[Claim, ...]
     notes: Callable[[str], str] = lambda preset: ""  # preset-specific notes for the report

@@ -38,7 +38,8 @@ class TrainConfig:
     beta2: float = 0.999
     lr_decay_every: int = 0              # halve the learning rates every N steps of a phase (0: never)
     model_seed: int = 0                  # network init and training noise
-    data_seed: int = 0                   # dataset rendering, data order, caption choice
+    data_seed: int = 0                   # data order, caption and wrong-caption choice
+    dataset_seed: int = 0                # which dataset instance (shapes: the rendered scenes; splits)
     eval_seed: int = 1234                # fixed noise for sample grids and evaluation
     log_every: int = 10
     sample_every: int = 500

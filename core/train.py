@@ -143,7 +143,7 @@ def load_training_data(cfg: TrainConfig):
 
     opts = {"size": cfg.dataset_size} if cfg.dataset_size else {}
     return load_dataset(cfg.dataset, split="train", resolution=cfg.resolution, root=cfg.dataset_root,
-                        seed=cfg.data_seed, **opts)
+                        seed=cfg.dataset_seed, **opts)
 
 
 # ----------------------------------------------------------------------------------------------

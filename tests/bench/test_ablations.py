@@ -38,7 +38,7 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
         if row.id == "stage1-hi":
             raise_ = [{"row": row.id, "seed": seed, "metric": "__failed__", "value": float("nan"), "error": "boom"}]
             return raise_
-        return [{"row": row.id, "seed": seed, "metric": "is", "value": 1.0 + seed, "preset": args.preset}]
+        return [{"row": row.id, "seed": seed, "metric": "is_mean", "value": 1.0 + seed, "preset": args.preset}]
 
     monkeypatch.setattr(ab, "run_cell", fake_cell)
     monkeypatch.setattr("bench.report.write_outputs", lambda *a, **k: None)
@@ -52,7 +52,7 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
     assert sorted(calls) == [("stage1-hi", 0), ("stage1-hi", 1)]  # failed cells retried, finished ones kept
     runs = pd.read_csv(tmp_path / "runs.csv")
     assert list(runs.columns) == ab.RUN_COLUMNS
-    assert ((runs["row"] == "stage1-lo") & (runs["metric"] == "is")).sum() == 2
+    assert ((runs["row"] == "stage1-lo") & (runs["metric"] == "is_mean")).sum() == 2
 
 
 def test_unknown_row_is_rejected(tmp_path, capsys):

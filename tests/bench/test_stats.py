@@ -9,14 +9,14 @@ from bench.spec import Claim
 from bench.stats import CONTRADICTED, INCONCLUSIVE, REPRODUCED, aggregate, judge, welch_ci
 
 
-def runs_from(values: dict[str, list[float]], metric="is") -> pd.DataFrame:
+def runs_from(values: dict[str, list[float]], metric="is_mean") -> pd.DataFrame:
     return pd.DataFrame([{"row": r, "seed": s, "metric": metric, "value": v}
                          for r, vs in values.items() for s, v in enumerate(vs)])
 
 
 def test_aggregate_mean_std_n_and_paper_column():
     runs = runs_from({"a": [1.0, 2.0, 3.0], "b": [5.0, float("nan")]})
-    agg = aggregate(runs, paper={"a": {"is": (2.5, 0.1)}}).set_index("row")
+    agg = aggregate(runs, paper={"a": {"is_mean": (2.5, 0.1)}}).set_index("row")
     assert agg.loc["a", "mean"] == pytest.approx(2.0) and agg.loc["a", "std"] == pytest.approx(1.0)
     assert agg.loc["a", "n"] == 3 and agg.loc["b", "n"] == 1  # the failed (NaN) cell is not counted
     assert agg.loc["a", "paper_mean"] == 2.5 and math.isnan(agg.loc["b", "paper_mean"])
