@@ -100,9 +100,12 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
     z = torch.randn(B, cfg.z_dim, device=real.device)
     with ctx.autocast():
         fake = G(z, right)  # [B, C, R, R]
-        # one D call on [real|right, real|wrong, fake|right] so DDP sees one forward per backward
-        logits = D(torch.cat([real, real, fake.detach()]), torch.cat([right, wrong, right]))
-        s_r, s_w, s_f = logits.float().chunk(3)
+        # D is called once per group, as in the reference code: with batch norm in D, a batch that
+        # mixed real and fake images would be normalised differently from the all-fake batch of
+        # the G step, and G would be trained against a D it never meets.
+        s_r = D(real, right).float()
+        s_w = D(real, wrong).float()
+        s_f = D(fake.detach(), right).float()
         loss_d = losses.d_loss_matching_aware(s_r, s_w, s_f)
     ctx.update("d", loss_d)
 
