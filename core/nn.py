@@ -143,3 +143,31 @@ class MatchingHead(nn.Module):
         """features ``[B, C, M, M]``, condition ``[B, cond_dim]`` → logits ``[B]``."""
         c = self.proj(condition)[:, :, None, None].expand(-1, -1, *features.shape[2:])  # [B, Nd, M, M]
         return self.out(self.joint(torch.cat([features, c], dim=1))).flatten()
+
+
+class ConditionalLogits(MatchingHead):
+    """:class:`MatchingHead` with the reference implementations' variants as arguments.
+
+    With ``proj_dim=128, kernel_size=1`` it is exactly :class:`MatchingHead` (StackGAN paper and the
+    TF code: FC of the condition, 1×1 conv). StackGAN-Pytorch's ``D_GET_LOGITS`` is
+    ``proj_dim=None, kernel_size=3``: the condition (G's CA μ) is tiled as it is, with no FC, and the
+    joint conv is 3×3.
+    """
+
+    def __init__(self, feat_ch: int, feat_res: int, cond_dim: int, proj_dim: int | None = 128,
+                 kernel_size: int = 1):
+        """
+        Args:
+            feat_ch: channels of the image feature map.
+            feat_res: its spatial size (M_d = 4 in StackGAN).
+            cond_dim: size of the condition given to D.
+            proj_dim: size of the FC-compressed condition (N_d), or None to tile the condition as is.
+            kernel_size: joint conv kernel, 1 (paper) or 3 (StackGAN-Pytorch); odd, "same" padding.
+        """
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and ≥ 1, got {kernel_size}")
+        super().__init__(feat_ch, feat_res, cond_dim, proj_dim or cond_dim)
+        if proj_dim is None:
+            self.proj = nn.Identity()
+        c_ch = proj_dim or cond_dim
+        self.joint[0] = nn.Conv2d(feat_ch + c_ch, feat_ch, kernel_size, 1, kernel_size // 2, bias=False)
