@@ -11,6 +11,7 @@ checkpoint; a failing cell is recorded and the rest go on.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import json
 import os
@@ -71,15 +72,18 @@ def read_runs(path: Path) -> pd.DataFrame:
 
 
 def append_runs(path: Path, records: list[dict]) -> None:
-    """Append ``records`` atomically: write the whole new file beside the old one, then rename."""
-    old = read_runs(path)
-    new = pd.DataFrame(records, columns=RUN_COLUMNS)
-    df = new if old.empty else pd.concat([old, new], ignore_index=True)
+    """Append ``records`` atomically: write the whole new file beside the old one, then rename.
+    A lock file serialises writers, so several processes (e.g. one per seed) can share ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".csv", dir=path.parent)
-    os.close(fd)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with open(path.parent / ".runs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = read_runs(path)
+        new = pd.DataFrame(records, columns=RUN_COLUMNS)
+        df = new if old.empty else pd.concat([old, new], ignore_index=True)
+        fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".csv", dir=path.parent)
+        os.close(fd)
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
 
 
 def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
@@ -148,6 +152,8 @@ def parse_args(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue into an existing --out (finished cells are kept)")
     p.add_argument("--only", action="append", default=[], metavar="ROW", help="run only these rows (repeatable)")
+    p.add_argument("--seed", action="append", type=int, default=[], metavar="S",
+                   help="run only these seeds (repeatable; e.g. one process per seed, sharing --out)")
     p.add_argument("--out", default=None, help="output directory (default results/<paper>)")
     p.add_argument("--inception", action="store_true", help="also score FID on standard Inception features")
     p.add_argument("--eval-n", type=int, default=None, help="generated images per cell (default: the table's)")
@@ -188,7 +194,8 @@ def main(argv=None) -> int:
     n_seeds = args.seeds or table.default_seeds[args.preset]
     selected = [r for r in rows if not args.only or r.id in args.only]
     done = finished_cells(read_runs(runs_csv))
-    cells = [(r, s) for s in range(n_seeds) for r in selected if (r.id, s) not in done]
+    seeds = [s for s in range(n_seeds) if not args.seed or s in args.seed]
+    cells = [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
     t0 = time.time()
     bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
     for row, seed in bar:

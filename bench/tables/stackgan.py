@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
 
-RESOLUTIONS = {"smoke": (8, 16, 32), "quick": (16, 32, 64), "paper": (64, 128, 256)}
+RESOLUTIONS = {"smoke": (16, 32, 64), "quick": (16, 32, 64), "paper": (64, 128, 256)}
 STAGE1_MODULES = ("ca1", "netG1", "netD1")
 
 

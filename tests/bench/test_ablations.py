@@ -11,7 +11,7 @@ from bench.tables.stackgan import TABLE
 def test_stackgan_table_resolves_to_valid_configs(preset, tmp_path):
     rows = TABLE.rows_for(preset)
     assert len(rows) == 11 and len({r.id for r in rows}) == 11
-    lo, mid, hi = {"smoke": (8, 16, 32), "quick": (16, 32, 64), "paper": (64, 128, 256)}[preset]
+    lo, mid, hi = {"smoke": (16, 32, 64), "quick": (16, 32, 64), "paper": (64, 128, 256)}[preset]
     for row in rows:
         for u in ab.chain(row.unit):
             cfg = ab.unit_config(u, preset, 0, "shapes", "cpu", tmp_path)  # raises on any bad key
