@@ -1,8 +1,8 @@
 """Dataset tools: ``python -m core.data {preview, list}``.
 
-``preview`` writes a PNG grid of a dataset's first items, each with one of its captions written under
-it, and its normal map next to it when items have ``normals``. It works for any dataset that
-:func:`core.data.load_dataset` knows::
+``preview`` writes a PNG grid of a dataset's items (one per class first), each with one of its
+captions written under it, and its normal map next to it when items have ``normals``. It works for
+any dataset that :func:`core.data.load_dataset` knows::
 
     python -m core.data preview --dataset shapes --resolution 64 --out results/shapes_preview.png
     python -m core.data preview --dataset shapes --resolution 64 --out /tmp/p.png -o size=16
@@ -92,20 +92,56 @@ def _describe(item: dict, class_names: Sequence[str] | None) -> str:
     return f"label {item.get('label', '?')}"
 
 
-def render_preview(dataset, n: int = 16, cols: int = 4) -> Image.Image:
-    """A grid of the first ``n`` items of ``dataset`` with captions (and normal maps, if present).
+def pick_items(dataset, n: int, pick: str = "classes") -> list[int]:
+    """Indices of the items to show.
+
+    Args:
+        dataset: any dataset of dict items with a ``label``.
+        n: how many (at most ``len(dataset)``).
+        pick: ``first`` (the first ``n`` items) or ``classes`` (the first item of each class in label
+            order, then the second of each, ...; it scans items in order until it has ``n`` classes,
+            or enough of every class in ``dataset.class_names``, or ``50 · n`` items), so that a
+            short preview shows many classes.
+    Returns:
+        ``n`` distinct indices.
+    """
+    n = min(n, len(dataset))
+    if pick == "first":
+        return list(range(n))
+    if pick != "classes":
+        raise ValueError(f"pick must be 'first' or 'classes', got {pick!r}")
+    n_classes = len(getattr(dataset, "class_names", None) or []) or None
+    per_class = math.ceil(n / n_classes) if n_classes else n
+    by_label: dict[int, list[int]] = {}
+    full = 0  # classes holding per_class items
+    for i in range(min(len(dataset), 50 * n)):
+        found = by_label.setdefault(int(dataset[i]["label"]), [])
+        if len(found) < per_class:
+            found.append(i)
+            full += len(found) == per_class
+        if len(by_label) >= n or full == n_classes:
+            break
+    rounds = [[idx[r] for _, idx in sorted(by_label.items()) if r < len(idx)] for r in range(n)]
+    chosen = [i for r in rounds for i in r][:n]
+    rest = (i for i in range(len(dataset)) if i not in set(chosen))
+    return chosen + [next(rest) for _ in range(n - len(chosen))]
+
+
+def render_preview(dataset, n: int = 16, cols: int = 4, pick: str = "classes") -> Image.Image:
+    """A grid of ``n`` items of ``dataset`` with captions (and normal maps, if present).
 
     Args:
         dataset: a dataset following the item contract of :mod:`core.data.base`.
         n: number of items (at most ``len(dataset)``).
         cols: items per row.
+        pick: which items, see :func:`pick_items`.
     Returns:
         The RGB grid, of size :func:`grid_size`.
     """
     n = min(n, len(dataset))
     if n < 1:
         raise DatasetError("preview: the dataset is empty")
-    items = [dataset[i] for i in range(n)]
+    items = [dataset[i] for i in pick_items(dataset, n, pick)]
     resolution = items[0]["image"].shape[-1]
     with_normals = "normals" in items[0]
     side = display_size(resolution)
@@ -148,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--out", required=True, type=Path, help="output PNG path")
     pv.add_argument("--n", type=int, default=16, help="number of items (default 16)")
     pv.add_argument("--cols", type=int, default=4, help="items per row (default 4)")
+    pv.add_argument("--pick", choices=["classes", "first"], default="classes",
+                    help="classes: one item per class first (default); first: the first n items")
     pv.add_argument("--split", default="train", help="split (default train)")
     pv.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     pv.add_argument("--root", default=None, help="directory of a downloaded dataset")
@@ -169,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ds = load_dataset(args.dataset, split=args.split, resolution=args.resolution, root=args.root,
                           seed=args.seed, **dict(args.option))
-        grid = render_preview(ds, n=args.n, cols=args.cols)
+        grid = render_preview(ds, n=args.n, cols=args.cols, pick=args.pick)
     except DatasetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

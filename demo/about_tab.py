@@ -1,0 +1,26 @@
+"""About tab: the three stacked GANs, in a paragraph each."""
+import gradio as gr
+
+ABOUT = """
+### Stacked GANs
+
+**StackGAN** ([Zhang et al., ICCV 2017](https://arxiv.org/abs/1612.03242)) turns a sentence into an image in two
+stages. Conditioning augmentation samples the text condition from a Gaussian around the sentence embedding, which
+smooths the condition space and adds variety. Stage-I draws a rough low-resolution sketch of shape and colour;
+Stage-II reads that sketch *and the text again* and adds the detail the sketch missed.
+
+**SGAN** ([Huang et al., CVPR 2017](https://arxiv.org/abs/1612.04357)) stacks GANs top-down to invert a pretrained
+bottom-up classifier: each generator produces the representation of the level below, guided by representation
+discriminators, a conditional loss and an entropy loss that keeps the noise from being ignored.
+
+**S²-GAN** ([Wang & Gupta, ECCV 2016](https://arxiv.org/abs/1603.05631)) factorises image generation into
+*structure* (surface normals) and *style* (appearance rendered on that structure).
+
+This demo runs the models trained by this project on its procedurally rendered `shapes` dataset, offline, on a CPU.
+The results tab shows the project's multi-seed reruns of the papers' ablation tables.
+"""
+
+
+def build() -> None:
+    with gr.Tab("About"):
+        gr.Markdown(ABOUT)
