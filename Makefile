@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	touch $@
 
 run: setup
-	$(PY) -m core.data preview --dataset shapes --resolution 64 --out results/shapes_preview.png
+	$(PY) app.py 7860
 
 test: setup
 	$(PY) -m pytest -q

@@ -1,6 +1,5 @@
 """The demo through its API (gradio_client against an app launched here), bad inputs included."""
 import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,44 +10,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from gradio_client import Client  # noqa: E402
 
-from core.config import build_config  # noqa: E402
-from core.train import train  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    cfg = build_config("stackgan", "smoke", {"model.stage1_steps": 2, "model.stage2_steps": 2})
-    return train(cfg, tmp_path_factory.mktemp("demo") / "stackgan", progress=False)
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """A results/ folder with one paper's aggregate and verdicts, as bench.report writes them."""
-    import pandas as pd
-
-    from bench.spec import Claim
-    from bench.stats import aggregate, judge
-
-    runs = pd.DataFrame([{"row": r, "seed": s, "metric": "is_mean", "value": v + 0.1 * s}
-                         for r, v in (("a", 2.0), ("b", 3.0)) for s in range(3)])
-    out = tmp_path_factory.mktemp("results") / "toypaper"
-    out.mkdir()
-    aggregate(runs, {"b": {"is_mean": (3.7, 0.04)}}).to_csv(out / "ablation.csv", index=False)
-    pd.DataFrame([judge(Claim("c", "b beats a", "b", ("a",)), runs)]).to_csv(out / "verdicts.csv", index=False)
-    return out.parent
-
-
-@pytest.fixture(scope="module")
-def client(checkpoint, results, tmp_path_factory):
-    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    app = build_app(checkpoint=checkpoint, results=results)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = launch(app, port=port, block=False)
-    yield Client(url, verbose=False)
-    app.close()
 
 
 def test_generate_returns_stage1_and_stage2(client):
@@ -116,12 +78,9 @@ def test_sixteen_concurrent_clients(client):
     assert all(len(r[1]) == 2 for r in results)
 
 
-def test_missing_checkpoint_is_reported_not_fatal(tmp_path):
+def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port):
     app = build_app(checkpoint=tmp_path / "nowhere")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = launch(app, port=port, block=False)
+    _, url, _ = launch(app, port=free_port(), block=False)
     try:
         c = Client(url, verbose=False)
         with pytest.raises(Exception, match="could not be loaded"):
