@@ -199,6 +199,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
     for row, seed in bar:
+        if (row.id, seed) in finished_cells(read_runs(runs_csv)):
+            continue  # finished meanwhile by another process sharing --out
         bar.set_postfix_str(f"{row.id} seed {seed}")
         append_runs(runs_csv, run_cell(row, seed, table, args, out))
     wall = time.time() - t0

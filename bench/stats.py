@@ -25,7 +25,7 @@ def aggregate(runs: pd.DataFrame, paper: dict[str, dict] | None = None) -> pd.Da
         runs: columns ``row, seed, metric, value`` (failed cells have NaN values and are ignored).
         paper: ``{row: {metric: (mean, std)}}``.
     """
-    ok = runs.dropna(subset=["value"])
+    ok = runs.dropna(subset=["value"]).drop_duplicates(["row", "seed", "metric"], keep="last")
     g = ok.groupby(["row", "metric"], sort=False)["value"]
     out = g.agg(mean="mean", std="std", n="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
