@@ -53,7 +53,8 @@ def welch_ci(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, 
 def judge(claim: Claim, runs: pd.DataFrame, level: float = 0.95) -> dict:
     """Verdict on ``claim`` from per-seed values. The effect is signed so that positive means
     "as the paper claims" (for lower-is-better metrics such as FID the sign is flipped)."""
-    vals = runs[(runs["metric"] == claim.metric)].dropna(subset=["value"])
+    vals = runs[(runs["metric"] == claim.metric)].dropna(subset=["value"]).drop_duplicates(
+        ["row", "seed"], keep="last")
     per_row = {r: vals[vals["row"] == r]["value"].to_numpy() for r in (claim.better, *claim.worse)}
     missing = [r for r, v in per_row.items() if len(v) == 0]
     base = {"claim": claim.id, "text": claim.text, "metric": claim.metric, "better": claim.better,
