@@ -213,7 +213,7 @@ train(cfg, sys.argv[1], resume=len(sys.argv) > 3, progress=False, step_hook=hook
 
 def _run_script(*args):
     code = KILL_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"))
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=900)
 
 
 def test_resume_after_sigkill_is_bit_exact(tmp_path):
@@ -241,7 +241,7 @@ def test_two_process_ddp_smoke(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "core.train", "--model", "gan-int-cls", "--preset", "smoke", "--no-progress",
            "--out", str(tmp_path / "ddp")]
-    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     done = [json.loads(l) for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()][-1]
     assert done["event"] == "done" and done["world_size"] == 2
