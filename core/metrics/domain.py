@@ -1,0 +1,182 @@
+"""Our own measures: conditional accuracy, per-condition diversity and normal consistency.
+
+- **Conditional accuracy**: the fraction of generated images whose attributes, as read by the
+  evaluation classifier, match the condition they were generated from. ``shapes`` captions
+  state only some attributes (every template names the shape and the colour; texture, size and
+  background only some), so each attribute is scored only on images whose caption states it
+  (:func:`caption_attributes` parses the caption back into attribute ids).
+- **Diversity**: the mean pairwise distance between the classifier features of ``k`` samples
+  generated from one condition with different seeds, averaged over conditions. Features are
+  L2-normalised, so distances lie in [0, 2]; a generator that ignores its noise scores 0.
+- **Normal consistency** (S²-GAN, Wang & Gupta 2016 §5): the mean angle between the normals a
+  separately trained :class:`~core.metrics.classifiers.NormalPredictor` reads from a generated
+  image and the normals it was generated from.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+from core.metrics.classifiers import NormalPredictor, angular_error, load_normal_predictor
+from core.metrics.data import MetricsError
+
+
+# ----------------------------------------------------------------------------------- captions
+@lru_cache(maxsize=1)
+def _shapes_caption_patterns() -> tuple[list[re.Pattern], dict[str, tuple[str, dict[str, int]]]]:
+    """One regex per ``shapes`` caption template, and slot → (attribute, word → value id)."""
+    from core.data import shapes as S
+
+    tables = {  # caption slot -> (attribute it states, words per attribute value)
+        "shape": ("shape", S.SHAPE_WORDS), "color": ("color", S.COLOR_WORDS), "size": ("size_bin", S.SIZE_WORDS),
+        "adj": ("texture", S.TEXTURE_ADJ), "bg": ("background", S.BACKGROUND_WORDS),
+        "with": ("texture", S.TEXTURE_WITH),
+    }
+    slots = {}
+    for slot, (attr, words) in tables.items():
+        values = list(S.ATTRIBUTES[attr])
+        slots[slot] = (attr, {w: values.index(v) for v, ws in words.items() for w in ws})
+    patterns = []
+    for template in S.CAPTION_TEMPLATES:
+        parts = re.split(r"(\{\w+\})", template)
+        regex = ""
+        for part in parts:
+            m = re.fullmatch(r"\{(\w+)\}", part)
+            if m:
+                words = sorted(slots[m.group(1)][1], key=len, reverse=True)
+                regex += f"(?P<{m.group(1)}>" + "|".join(re.escape(w) for w in words) + ")"
+            else:  # the renderer turns the article "a" into "an" before a vowel
+                regex += re.sub(r"\b([Aa])\\ ", r"\1n?\\ ", re.escape(part))
+        patterns.append(re.compile(regex))
+    return patterns, slots
+
+
+def caption_attributes(caption: str) -> dict[str, int] | None:
+    """The ``shapes`` attributes a caption states, as ids (``None`` if no template matches).
+
+    Example: ``"a red star on a navy background"`` → ``{"texture": ..., "color": 0, ...}`` holds
+    exactly the attributes the caption names.
+    """
+    patterns, slots = _shapes_caption_patterns()
+    for p in patterns:
+        m = p.fullmatch(caption.strip())
+        if m:
+            return {slots[slot][0]: slots[slot][1][word] for slot, word in m.groupdict().items()}
+    return None
+
+
+def stated_mask(captions: list[str], attributes: list[str], dataset: str) -> dict[str, torch.Tensor]:
+    """Which attributes each caption states: attribute → bool ``[N]``.
+
+    ``shapes`` captions are parsed (:func:`caption_attributes`); a caption that matches no template
+    counts as stating only the shape and the colour, which every template names. Other datasets
+    state their one class attribute in every caption.
+    """
+    n = len(captions)
+    if dataset != "shapes":
+        return {a: torch.ones(n, dtype=torch.bool) for a in attributes}
+    out = {a: torch.zeros(n, dtype=torch.bool) for a in attributes}
+    for i, c in enumerate(captions):
+        said = caption_attributes(c) if c else None
+        for a in (said.keys() if said is not None else ("shape", "color")):
+            if a in out:
+                out[a][i] = True
+    return out
+
+
+# ----------------------------------------------------------------------------------- metrics
+def conditional_accuracy(predicted: dict[str, torch.Tensor], conditions: dict[str, torch.Tensor],
+                         stated: dict[str, torch.Tensor] | None = None, skip: set[str] = frozenset()
+                         ) -> dict[str, float]:
+    """Agreement between what the classifier reads and what was asked for.
+
+    Args:
+        predicted: attribute → predicted ids ``[N]`` (from the evaluation classifier).
+        conditions: attribute → requested ids ``[N]`` (the condition each image was made from).
+        stated: attribute → bool ``[N]``, which images' captions state the attribute
+            (default: all).
+        skip: attributes not to score (e.g. textures a 16×16 image cannot show).
+    Returns:
+        ``cond_acc`` (the mean over attributes of their accuracies) and, with more than one
+        attribute, ``cond_acc_<attr>`` for each and ``cond_acc_all`` (fraction of images with every
+        stated attribute right).
+    Raises:
+        MetricsError: no attribute in common, or sizes disagree.
+    """
+    names = [a for a in conditions if a in predicted and a not in skip]
+    if not names:
+        raise MetricsError(f"no attribute to score: classifier gives {sorted(predicted)}, conditions have "
+                           f"{sorted(conditions)}, skipped {sorted(skip)}")
+    n = len(conditions[names[0]])
+    out, all_ok = {}, torch.ones(n, dtype=torch.bool)
+    for a in names:
+        if len(predicted[a]) != n:
+            raise MetricsError(f"{len(predicted[a])} predictions but {n} conditions for {a!r}")
+        said = stated[a] if stated is not None else torch.ones(n, dtype=torch.bool)
+        ok = predicted[a] == conditions[a]
+        all_ok &= ok | ~said
+        if said.any():
+            out[f"cond_acc_{a}"] = float(ok[said].float().mean())
+    scored = [v for v in out.values()]
+    result = {"cond_acc": sum(scored) / len(scored)}
+    if len(names) > 1:
+        result.update(out)
+        result["cond_acc_all"] = float(all_ok.float().mean())
+    return result
+
+
+def diversity(features: torch.Tensor) -> float:
+    """Mean pairwise distance among samples of one condition, averaged over conditions.
+
+    Args:
+        features: ``[C, k, F]``, features of ``k ≥ 2`` samples for each of ``C`` conditions.
+    Returns:
+        The mean over conditions of the mean L2 distance between the L2-normalised features of
+        every pair of its samples (0 when the samples are identical; at most 2).
+    Raises:
+        MetricsError: fewer than two samples per condition.
+    """
+    if features.dim() != 3 or features.shape[1] < 2:
+        raise MetricsError(f"diversity needs features [conditions, k >= 2, F], got {tuple(features.shape)}")
+    f = F.normalize(features.float(), dim=-1)  # [C, k, F]
+    d = torch.cdist(f, f)  # [C, k, k]
+    k = f.shape[1]
+    return float(d.sum((1, 2)).div(k * (k - 1)).mean())
+
+
+@torch.no_grad()
+def normal_consistency(images: torch.Tensor, normals: torch.Tensor, mask: torch.Tensor | None = None,
+                       predictor: NormalPredictor | None = None, batch_size: int = 250) -> float:
+    """Mean angular error (degrees) between normals predicted from ``images`` and ``normals``.
+
+    Args:
+        images: ``[N, C, H, W]``, uint8 or float in [-1, 1] (any size; resized for the predictor).
+        normals: ``[N, 3, H, W]`` unit normals the images were generated from (x right, y down,
+            z towards the viewer, as ``shapes`` renders them).
+        mask: optional ``[N, 1, H, W]`` weights (e.g. the object mask); default: every pixel.
+        predictor: the NormalPredictor (default: the shipped one).
+        batch_size: images per forward pass.
+    Returns:
+        The pixel-weighted mean angle in degrees (0 = perfectly consistent; about 90 for random).
+    Raises:
+        MetricsError: sizes disagree or no predictor is available.
+    """
+    if normals.dim() != 4 or normals.shape[1] != 3 or len(images) != len(normals):
+        raise MetricsError(f"expected normals [N, 3, H, W] for {len(images)} images, got {tuple(normals.shape)}")
+    if mask is not None and (mask.shape[0] != len(normals) or mask.shape[-2:] != normals.shape[-2:]):
+        raise MetricsError(f"mask {tuple(mask.shape)} does not fit normals {tuple(normals.shape)}")
+    net = predictor if predictor is not None else load_normal_predictor()
+    net.eval()
+    total, weight = 0.0, 0.0
+    for i in range(0, len(images), batch_size):
+        pred = net.predict(images[i:i + batch_size], size=normals.shape[-1])  # [B, 3, H, W]
+        err = angular_error(pred, normals[i:i + batch_size].float())  # [B, 1, H, W]
+        w = mask[i:i + batch_size].float() if mask is not None else torch.ones_like(err)
+        total += float((err * w).sum())
+        weight += float(w.sum())
+    if weight == 0:
+        raise MetricsError("normal_consistency: the mask selects no pixel")
+    return total / weight

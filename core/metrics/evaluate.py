@@ -1,0 +1,270 @@
+"""``evaluate``: generate from a pipeline's test conditions and score the images against real ones."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Iterable, Protocol, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from core.cache import cache_dir
+from core.metrics.classifiers import load_classifier, unresolvable_attributes
+from core.metrics.data import MetricsError, RealData, load_real, to_uint8
+from core.metrics.domain import conditional_accuracy, diversity, normal_consistency, stated_mask
+
+FIDELITY = ("is", "fid", "kid", "prc")
+METRICS = FIDELITY + ("cond_acc", "diversity", "normals")
+DEFAULT_METRICS = FIDELITY + ("cond_acc", "diversity")
+RELIEF_COS = math.cos(math.radians(5.0))  # normals tilted more than 5° from the viewer: the relief, not flat ground
+
+
+class GeneratorLike(Protocol):
+    """What :func:`evaluate` needs: ``core.pipeline.Pipeline`` or any stand-in."""
+
+    resolution: int
+
+    def generate(self, captions: Sequence[str], seeds: Sequence[int]) -> dict[str, torch.Tensor]: ...
+
+
+class Scores(dict):
+    """Metric name → float (flat, one CSV row each), with provenance in :attr:`meta`.
+
+    Keys: ``is_mean``, ``is_std``, ``fid``, ``kid_mean``, ``kid_std``, ``precision``, ``recall``,
+    ``f_score`` (domain classifier features), the same prefixed ``inception_`` (standard Inception),
+    ``cond_acc`` (+ ``cond_acc_<attribute>``, ``cond_acc_all``), ``diversity``, ``normal_error_deg``
+    (every pixel) and ``normal_error_deg_relief`` (pixels whose conditioning normal tilts > 5°).
+    """
+
+    def __init__(self, scores: dict, meta: dict):
+        super().__init__(scores)
+        self.meta = meta
+
+
+def _check_metrics(metrics: Iterable[str] | None, allowed: Sequence[str], default: Sequence[str]) -> list[str]:
+    chosen = list(default if metrics is None else metrics)
+    bad = [m for m in chosen if m not in allowed]
+    if bad or not chosen:
+        raise MetricsError(f"unknown or empty metrics {bad or chosen}; choose from {list(allowed)}")
+    return chosen
+
+
+def noise_seeds(seed: int, n: int, stream: int = 0) -> list[int]:
+    """``n`` per-sample seeds drawn from the evaluation ``seed`` (``stream`` separates uses)."""
+    return np.random.default_rng([int(seed), int(stream)]).integers(0, 2**31 - 1, n).tolist()
+
+
+def _generate(pipeline: GeneratorLike, captions: list[str], seeds: list[int], batch_size: int, progress: bool,
+              what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Generate in chunks → (uint8 images ``[N, C, H, W]``, normals ``[N, 3, H, W]`` or ``None``)."""
+    images, normals = [], []
+    for i in tqdm(range(0, len(captions), batch_size), desc=f"generating ({what})", unit="batch",
+                  disable=not progress):
+        out = pipeline.generate(captions=captions[i:i + batch_size], seeds=seeds[i:i + batch_size])
+        if "image" not in out:
+            raise MetricsError(f"pipeline.generate returned {sorted(out)}; expected an 'image' entry [N, C, H, W]")
+        images.append(to_uint8(out["image"]))
+        if "normals" in out:
+            normals.append(out["normals"].float().cpu())
+    return torch.cat(images), (torch.cat(normals) if len(normals) == len(images) else None)
+
+
+def _fidelity_part(fake: torch.Tensor, real: torch.Tensor, chosen: list[str], clf_path: Path | None,
+                   inception: bool, inception_weights: str | None, kid_subset_size: int, isc_splits: int,
+                   cache: bool, progress: bool, scores: dict, meta: dict) -> None:
+    """torch-fidelity metrics with the domain classifier and, if asked, a standard Inception."""
+    from core.metrics import fidelity as fd  # imports torch-fidelity (and torchvision): only when needed
+
+    wanted = [m for m in chosen if m in FIDELITY]
+    if not wanted:
+        return
+    common = dict(kid_subset_size=kid_subset_size, isc_splits=isc_splits, progress=progress,
+                  cache_root=cache_dir("fidelity") if cache else None)
+    if clf_path is not None:
+        t = time.time()
+        s, notes = fd.fidelity_scores(fake, real, wanted, fd.CLASSIFIER_EXTRACTOR, clf_path, **common)
+        scores.update(s)
+        meta.update(notes)
+        meta["seconds"]["fidelity_classifier"] = round(time.time() - t, 2)
+    if inception or inception_weights:
+        if inception_weights:
+            if not Path(inception_weights).is_file():
+                raise MetricsError(f"--inception-weights {inception_weights} is not a file; expected torch-fidelity's "
+                                   "weights-inception-2015-12-05-6726825d.pth")
+            extractor, weights, metrics = fd.TORCH_FIDELITY_INCEPTION, inception_weights, wanted
+        else:
+            extractor, weights = fd.FIDHELPER_EXTRACTOR, fd.fid_helper_inception_path()
+            metrics = [m for m in wanted if m != "is"]
+            if "is" in wanted:
+                meta["notes"].append("inception_is not computed: the fid-helper Inception has no logits "
+                                     "(pass inception_weights / --inception-weights for IS)")
+        t = time.time()
+        s, notes = fd.fidelity_scores(fake, real, metrics, extractor, weights, **common)
+        scores.update({f"inception_{k}": v for k, v in s.items()})
+        meta["inception_extractor"] = f"{extractor} ({weights})"
+        meta["seconds"]["fidelity_inception"] = round(time.time() - t, 2)
+
+
+def _classifier_path(dataset: str, classifier: str | Path | None, required: bool) -> Path | None:
+    try:
+        return load_classifier(classifier if classifier is not None else dataset).path
+    except MetricsError:
+        if required:
+            raise
+        return None
+
+
+def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Iterable[str] | None = None,
+             n: int = 2000, seed: int = 0, inception: bool = False, *, split: str = "test",
+             data_seed: int | None = None, inception_weights: str | None = None, kid_subset_size: int = 1000,
+             isc_splits: int = 10, diversity_k: int = 10, classifier: str | Path | None = None,
+             batch_size: int = 250, cache: bool = True, progress: bool = False) -> Scores:
+    """Generate ``n`` images from the captions of ``n`` test items and score them against real ones.
+
+    Image ``i`` is generated from the caption of item ``i % len(split)`` with seed
+    ``noise_seeds(seed, n)[i]``; the real set is ``n`` items of the split at the pipeline's
+    resolution (:func:`~core.metrics.data.load_real`: the first ``n`` for ``shapes``, a seeded random
+    subset otherwise). IS/FID/KID/PRC come from torch-fidelity with the dataset's evaluation classifier
+    (and, with ``inception``, also a standard TF-2015 Inception under ``inception_*`` keys).
+
+    Args:
+        pipeline: a ``core.pipeline.Pipeline`` or anything with ``.generate(captions=, seeds=)``
+            returning ``{"image": [N, C, H, W] in [-1, 1], ...}`` and ``.resolution``.
+        dataset: dataset name (default: ``pipeline.cfg.dataset``).
+        metrics: subset of :data:`METRICS` (default :data:`DEFAULT_METRICS`). ``normals`` needs the
+            pipeline to return the ``normals`` it generated (S²-GAN's structure output).
+        n: number of generated images (also the number of real ones, at most the split's size).
+        seed: evaluation seed.
+        inception: also compute FID/KID/PRC with the TF-2015 Inception (about 16 images/s on CPU).
+        split: real split (``test``, ``test_unseen``, ...).
+        data_seed: dataset seed (default: ``pipeline.cfg.data_seed``, else 0).
+        inception_weights: torch-fidelity's Inception weights file; if given, its own
+            ``inception-v3-compat`` is used (and IS is reported too).
+        kid_subset_size: KID subset size, clamped to ``n`` (the size used is in ``meta``).
+        isc_splits: IS splits.
+        diversity_k: samples per condition for diversity (over ``n // k`` conditions).
+        classifier: evaluation classifier directory (default: the dataset's shipped one).
+        batch_size: generation chunk size.
+        cache: cache real-image features under ``core.cache.cache_dir("fidelity")``.
+        progress: progress bars.
+    Returns:
+        The :class:`Scores` (flat floats; provenance and timings in ``.meta``).
+    Raises:
+        MetricsError: unknown metric, no classifier for the dataset, missing Inception weights,
+            or a pipeline output without what a metric needs.
+    """
+    t0 = time.time()
+    chosen = _check_metrics(metrics, METRICS, DEFAULT_METRICS)
+    cfg = getattr(pipeline, "cfg", None)
+    dataset = dataset or getattr(cfg, "dataset", None)
+    if not dataset:
+        raise MetricsError("pass dataset= (the pipeline has no cfg.dataset)")
+    data_seed = data_seed if data_seed is not None else int(getattr(cfg, "data_seed", 0) or 0)
+    resolution = int(pipeline.resolution)
+    domain = [m for m in chosen if m in ("cond_acc", "diversity")]
+    clf_path = _classifier_path(dataset, classifier, required=bool(domain) or not (inception or inception_weights))
+    meta = {"dataset": dataset, "split": split, "n": n, "seed": seed, "data_seed": data_seed,
+            "resolution": resolution, "metrics": chosen, "classifier": str(clf_path) if clf_path else None,
+            "notes": [], "seconds": {}}
+    if clf_path is None:
+        meta["notes"].append(f"no evaluation classifier for {dataset}: only inception_* fidelity metrics")
+
+    t = time.time()
+    real = load_real(dataset, split, resolution, n=n, seed=data_seed, progress=progress)
+    meta["n_real"] = len(real)
+    meta["seconds"]["load_real"] = round(time.time() - t, 2)
+    cond = torch.arange(n) % len(real)  # [n] condition (real item) of each generated image
+    captions = [real.captions[i] for i in cond.tolist()]
+    if any(c is None for c in captions):
+        raise MetricsError(f"{dataset}/{split} items have no captions to generate from")
+
+    t = time.time()
+    fake, fake_normals = _generate(pipeline, captions, noise_seeds(seed, n), batch_size, progress, "eval")
+    meta["seconds"]["generate"] = round(time.time() - t, 2)
+    if len(fake) != n:
+        raise MetricsError(f"pipeline.generate returned {len(fake)} images for {n} captions")
+
+    scores: dict[str, float] = {}
+    _fidelity_part(fake, real.images, chosen, clf_path, inception, inception_weights, kid_subset_size, isc_splits,
+                   cache, progress, scores, meta)
+
+    if domain:
+        clf = load_classifier(clf_path)
+    if "cond_acc" in chosen:
+        t = time.time()
+        _, predicted = clf.net.predict(fake, progress=progress)
+        conditions = {a: v[cond] for a, v in real.attributes.items()} or {clf.is_head: real.labels[cond]}
+        skip = unresolvable_attributes(dataset, resolution)
+        if skip:
+            meta["notes"].append(f"not scored at {resolution}x{resolution} (the data cannot show it): {sorted(skip)}")
+        scores.update(conditional_accuracy(predicted, conditions, stated_mask(captions, list(conditions), dataset),
+                                           skip))
+        meta["seconds"]["cond_acc"] = round(time.time() - t, 2)
+    if "diversity" in chosen:
+        t = time.time()
+        k = int(diversity_k)
+        if k < 2:
+            raise MetricsError(f"diversity_k must be >= 2, got {k}")
+        n_cond = max(1, min(len(real), n // k))
+        div_captions = [real.captions[i] for i in range(n_cond) for _ in range(k)]
+        div_images, _ = _generate(pipeline, div_captions, noise_seeds(seed, n_cond * k, stream=1), batch_size,
+                                  progress, "diversity")
+        features, _ = clf.net.predict(div_images, progress=progress)  # [n_cond * k, F]
+        scores["diversity"] = diversity(features.view(n_cond, k, -1))
+        meta["diversity_conditions"], meta["diversity_k"] = n_cond, k
+        meta["seconds"]["diversity"] = round(time.time() - t, 2)
+    if "normals" in chosen:
+        if fake_normals is None:
+            raise MetricsError("the 'normals' metric needs pipeline.generate to return the 'normals' [N, 3, H, W] "
+                               "each image was generated from (S²-GAN's structure output)")
+        t = time.time()
+        scores["normal_error_deg"] = normal_consistency(fake, fake_normals)
+        relief = fake_normals[:, 2:3] < RELIEF_COS  # [N, 1, H, W] pixels whose normal tilts > 5°
+        if relief.any():
+            scores["normal_error_deg_relief"] = normal_consistency(fake, fake_normals, relief)
+        meta["seconds"]["normals"] = round(time.time() - t, 2)
+    meta["seconds"]["total"] = round(time.time() - t0, 2)
+    return Scores(scores, meta)
+
+
+def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str] | None = None, n: int | None = None,
+                    seed: int = 0, inception: bool = False, *, split: str = "test", data_seed: int = 0,
+                    inception_weights: str | None = None, kid_subset_size: int = 1000, isc_splits: int = 10,
+                    classifier: str | Path | None = None, batch_size: int = 250, cache: bool = True,
+                    progress: bool = False) -> Scores:
+    """Score a set of images (e.g. a folder of PNGs) against a dataset: IS, FID, KID, PRC only.
+
+    Args:
+        images: uint8 ``[N, C, H, W]`` (or float in [-1, 1]); real images are loaded at ``H``.
+        dataset: dataset to compare with.
+        metrics: subset of ``is``, ``fid``, ``kid``, ``prc`` (default: all four).
+        n: use the first ``n`` images (default: all); as many real ones.
+        seed: unused (kept for a uniform signature with :func:`evaluate`).
+        inception, split, data_seed, inception_weights, kid_subset_size, isc_splits, classifier,
+        batch_size, cache, progress: as in :func:`evaluate`.
+    Returns:
+        The :class:`Scores`.
+    Raises:
+        MetricsError: a conditional metric was asked for (images carry no condition), or as
+            :func:`evaluate`.
+    """
+    t0 = time.time()
+    conditional = [m for m in (metrics or ()) if m in METRICS and m not in FIDELITY]
+    if conditional:
+        raise MetricsError(f"{conditional} need the condition of each image, which a folder of images does not "
+                           "carry; score a checkpoint (--checkpoint) for them, or ask only for is,fid,kid,prc")
+    chosen = _check_metrics(metrics, FIDELITY, FIDELITY)
+    fake = to_uint8(images)[:n] if n else to_uint8(images)
+    resolution = int(fake.shape[-1])
+    clf_path = _classifier_path(dataset, classifier, required=not (inception or inception_weights))
+    meta = {"dataset": dataset, "split": split, "n": len(fake), "data_seed": data_seed, "resolution": resolution,
+            "metrics": chosen, "classifier": str(clf_path) if clf_path else None, "notes": [], "seconds": {}}
+    real: RealData = load_real(dataset, split, resolution, n=len(fake), seed=data_seed, progress=progress)
+    meta["n_real"] = len(real)
+    scores: dict[str, float] = {}
+    _fidelity_part(fake, real.images, chosen, clf_path, inception, inception_weights, kid_subset_size, isc_splits,
+                   cache, progress, scores, meta)
+    meta["seconds"]["total"] = round(time.time() - t0, 2)
+    return Scores(scores, meta)
