@@ -158,6 +158,8 @@ def parse_args(argv=None):
     p.add_argument("--inception", action="store_true", help="also score FID on standard Inception features")
     p.add_argument("--eval-n", type=int, default=None, help="generated images per cell (default: the table's)")
     p.add_argument("--list", action="store_true", help="print the rows and their resolved configs, then exit")
+    p.add_argument("--report-only", action="store_true",
+                   help="write ablation.csv, verdicts, plots and the report from runs.csv without running cells")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
     selected = [r for r in rows if not args.only or r.id in args.only]
     done = finished_cells(read_runs(runs_csv))
     seeds = [s for s in range(n_seeds) if not args.seed or s in args.seed]
-    cells = [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
+    cells = [] if args.report_only else [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
     t0 = time.time()
     bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
     for row, seed in bar:
@@ -206,7 +208,8 @@ def main(argv=None) -> int:
     wall = time.time() - t0
     from bench.report import write_outputs
 
-    command = "python -m bench.ablations " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    given = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report-only"]
+    command = "python -m bench.ablations " + " ".join(shlex.quote(a) for a in given)
     write_outputs(table, rows, args, out, command=command, wall_time_s=wall, n_seeds=n_seeds,
                   machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores, torch {torch.__version__}, "

@@ -60,7 +60,7 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     failed = runs[runs["metric"] == "__failed__"]
     total_wall = float(cells["wall_time_s"].sum()) if len(cells) else 0.0
     text = _report_md(table, rows, args, agg, verdicts, command, total_wall, wall_time_s, n_seeds, machine,
-                      plots, sheets, out, failed, runs)
+                      plots, sheets, out, failed, runs, cells)
     (out / "report.md").write_text(text)
     from markdown_it import MarkdownIt
 
@@ -73,7 +73,7 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
 
 
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
-               out, failed, runs) -> str:
+               out, failed, runs, cells) -> str:
     present = set(agg["metric"]) if len(agg) else set()
     metrics = [m for m in table.display if m in present] + sorted(
         m for m in present if m.startswith("inception_") and m.endswith(("fid", "kid_mean", "is_mean")))
@@ -82,6 +82,10 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
              f"- Command: `{command}`",
              f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {n_seeds} (0–{n_seeds - 1})",
              f"- Machine: {machine}",
+             f"- Cells finished: {len(cells) - len(failed.drop_duplicates(['row', 'seed']))} of "
+             f"{len(rows) * n_seeds} ({len(rows)} rows × {n_seeds} seeds)"
+             + ("" if len(cells) >= len(rows) * n_seeds else
+                " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
              f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
              f"- Code: git {', '.join(shas) or 'unknown'}",
              ""]

@@ -60,7 +60,7 @@ def judge(claim: Claim, runs: pd.DataFrame, level: float = 0.95) -> dict:
     base = {"claim": claim.id, "text": claim.text, "metric": claim.metric, "better": claim.better,
             "worse": ", ".join(claim.worse)}
     if missing:
-        return {**base, "effect": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0,
+        return {**base, "rival": ", ".join(claim.worse), "effect": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0,
                 "verdict": INCONCLUSIVE, "why": f"no results for {', '.join(missing)}"}
     sign = 1.0 if HIGHER_IS_BETTER.get(claim.metric, True) else -1.0
     # against several rows: compare with the one whose mean is best (the hardest comparison)
