@@ -81,13 +81,8 @@ def smoke_cfg(model="gan-int-cls", **overrides):
 # ---------------------------------------------------------------- phases
 
 def test_frozen_modules_get_no_updates(tmp_path):
-    snapshots = {}
     cfg = smoke_cfg("toy-two-phase", checkpoint_every=100, sample_every=100)
-
-    def hook(step, losses_):
-        pass
-
-    run = train(cfg, tmp_path / "run", progress=False, step_hook=hook)
+    run = train(cfg, tmp_path / "run", progress=False)
     a = load_file(str(run / "checkpoints" / "phase-a" / "model.safetensors"))
     final = load_file(str(run / "checkpoints" / "final" / "model.safetensors"))
     for k in a:
