@@ -86,6 +86,20 @@ def test_table2_variants_build(res, r1, stages):
     assert hasattr(model, "netG2") == (stages == 2)
 
 
+@pytest.mark.parametrize("down,joint", [(2, 4), (1, 8), (0, 16)])
+def test_stage2_encoder_depth_sets_the_joint_resolution(down, joint):
+    """``stage2_encoder_down`` = number of stride-2 convs: a 16-px Stage-I image meets the text at
+    16 / 2**down, and the up-blocks still reach the final resolution."""
+    cfg = build_config("stackgan", "quick", {"model.stage2_encoder_down": down})
+    model = build(cfg, DataInfo(3, 64, 384, 10)).eval()
+    h = model.netG2.encoder(torch.zeros(2, 3, 16, 16))
+    assert h.shape == (2, 4 * cfg.model.ngf2, joint, joint)
+    assert len(model.netG2.up) == int(math.log2(64 // joint))
+    assert SPEC.generate(model, torch.randn(2, 384), noise(cfg, 2))["image"].shape == (2, 3, 64, 64)
+    with pytest.raises(ConfigError, match="stage2_encoder_down"):
+        StackGANConfig(stage2_encoder_down=3)
+
+
 def test_bad_configs_fail_early():
     with pytest.raises(ConfigError, match="stage1_resolution=16"):
         build(smoke(**{"model.stages": 1}))  # single stage at 16 but stage1_resolution 8

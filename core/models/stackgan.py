@@ -47,6 +47,8 @@ class StackGANConfig:
     ngf2: int = 128                 # Stage-II G: encoder width; 4·ngf2 at the joint block (code GF_DIM 128)
     ndf2: int = 64                  # Stage-II D: like ndf1
     num_residual: int = 4           # Stage-II residual blocks (paper: 2 for 128×128, 4 for 256×256)
+    stage2_encoder_down: int = 2    # stride-2 convs in Stage-II's image encoder: the joint block works at
+                                    # W0 / 2**this (paper: 2, i.e. 64 → 16; 1 keeps a 16-px Stage-I at 8×8)
     # ---- conditioning augmentation (Table 2's "CA" and "Text twice")
     ca: bool = True                 # False: deterministic projection, no ε, no KL (paper's "CA = no")
     kl_weight: float = 1.0          # λ (paper §3.1: 1; both reference codes: 2.0)
@@ -72,6 +74,8 @@ class StackGANConfig:
         for name in ("stage1_steps", "stage2_steps", "finetune_steps", "kl_warmup_steps", "num_residual"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"stackgan: {name} must be ≥ 0, got {getattr(self, name)}")
+        if self.stage2_encoder_down not in (0, 1, 2):
+            raise ConfigError(f"stackgan: stage2_encoder_down must be 0, 1 or 2, got {self.stage2_encoder_down}")
         for name in ("z_dim", "cond_dim", "ngf1", "ndf1", "ngf2", "ndf2", "d_proj_dim"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"stackgan: {name} must be ≥ 1, got {getattr(self, name)}")
@@ -125,15 +129,16 @@ class StageIIGenerator(nn.Module):
     (paper §3.3). With ``cond_dim=0`` it sees no text ("text twice = no")."""
 
     def __init__(self, cond_dim: int, ngf: int, num_residual: int, in_resolution: int, out_resolution: int,
-                 channels: int):
+                 channels: int, encoder_down: int = 2):
         """
         Args:
             cond_dim: size of the Stage-II condition ĉ, or 0 for no text.
             ngf: encoder width; 4·ngf channels at the joint block (StackGAN code: GF_DIM).
             num_residual: residual blocks at the joint resolution.
-            in_resolution: Stage-I image side R1 (the joint block works at R1/4).
-            out_resolution: final side, R1/4 times a power of two.
+            in_resolution: Stage-I image side R1 (the joint block works at R1 / 2**encoder_down).
+            out_resolution: final side, the joint side times a power of two.
             channels: image channels.
+            encoder_down: stride-2 convs in the image encoder (paper: 2); the others are 3×3 stride 1.
         """
         super().__init__()
         if in_resolution < 8 or in_resolution % 4:
@@ -141,13 +146,15 @@ class StageIIGenerator(nn.Module):
         if out_resolution <= in_resolution:
             raise ConfigError(f"stackgan: the final resolution {out_resolution} must exceed the Stage-I "
                               f"resolution {in_resolution}; for a single-stage GAN set model.stages=1")
-        n_up = _log2_steps(out_resolution, in_resolution // 4, "final resolution")
+        joint_res = in_resolution // 2 ** encoder_down
+        n_up = _log2_steps(out_resolution, joint_res, "final resolution")
         self.cond_dim = cond_dim
-        self.encoder = nn.Sequential(  # [B, C, R1, R1] → [B, 4ngf, R1/4, R1/4]
-            nn.Conv2d(channels, ngf, 3, 1, 1, bias=False), nn.ReLU(inplace=True),
-            nn.Conv2d(ngf, 2 * ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ngf), nn.ReLU(inplace=True),
-            nn.Conv2d(2 * ngf, 4 * ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * ngf), nn.ReLU(inplace=True),
-        )
+        layers: list[nn.Module] = [nn.Conv2d(channels, ngf, 3, 1, 1, bias=False), nn.ReLU(inplace=True)]
+        for i, ch in enumerate((ngf, 2 * ngf)):  # [B, C, R1, R1] → [B, 4ngf, joint, joint]
+            conv = (nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False) if i < encoder_down
+                    else nn.Conv2d(ch, 2 * ch, 3, 1, 1, bias=False))
+            layers += [conv, nn.BatchNorm2d(2 * ch), nn.ReLU(inplace=True)]
+        self.encoder = nn.Sequential(*layers)
         self.joint = nn.Sequential(nn.Conv2d(4 * ngf + cond_dim, 4 * ngf, 3, 1, 1, bias=False),
                                    nn.BatchNorm2d(4 * ngf), nn.ReLU(inplace=True))
         self.residual = nn.Sequential(*[ResidualBlock(4 * ngf) for _ in range(num_residual)])
@@ -162,11 +169,11 @@ class StageIIGenerator(nn.Module):
 
     def forward(self, stage1: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         """Stage-I image ``[B, C, R1, R1]``, condition ``[B, N_g]`` (None without text) → ``[B, C, R, R]``."""
-        h = self.encoder(stage1)  # [B, 4ngf, R1/4, R1/4]
+        h = self.encoder(stage1)  # [B, 4ngf, J, J], J = R1 / 2**encoder_down
         if self.cond_dim:
             if condition is None:
                 raise ValueError("this Stage-II generator was built with text (text_twice=True): pass a condition")
-            c = condition[:, :, None, None].expand(-1, -1, *h.shape[2:])  # [B, N_g, R1/4, R1/4]
+            c = condition[:, :, None, None].expand(-1, -1, *h.shape[2:])  # [B, N_g, J, J]
             h = torch.cat([h, c], dim=1)
         return self.to_image(self.up(self.residual(self.joint(h))))
 
@@ -237,7 +244,7 @@ class StackGAN(nn.Module):
                 self.ca2 = ConditioningAugmentation(info.embed_dim, cfg.cond_dim, enabled=cfg.ca)
                 init_weights(self.ca2)
             self.netG2 = StageIIGenerator(cfg.cond_dim if cfg.text_twice else 0, cfg.ngf2, cfg.num_residual,
-                                          r1, info.resolution, info.channels)
+                                          r1, info.resolution, info.channels, cfg.stage2_encoder_down)
             self.netD2 = StackGANDiscriminator(info.channels, cfg.ndf2, info.resolution, d_cond, d_proj,
                                                cfg.d_head_kernel, cfg.stage2_uncond_head)
 
