@@ -94,6 +94,33 @@ def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
 
 # ---------------------------------------------------------------------------------------------- one cell
 
+def _canonical(cfg):
+    """``cfg`` with the model's unused fields at their defaults (see ``ModelSpec.canonical``)."""
+    import dataclasses
+
+    from core.models import get_model_spec
+
+    return dataclasses.replace(cfg, model=get_model_spec(cfg.model_name).canonical(cfg.model))
+
+
+def set_aside_if_stale(run: Path, cfg) -> bool:
+    """Rename ``run`` to ``<run>.stale-<time>`` when it was trained with another config than ``cfg``.
+
+    A run directory is named after the row's overrides, not the whole preset, so after a preset
+    changes in the code the old directory must not be reused (nor resumed: a resumed run keeps its
+    own config). Returns whether it was set aside."""
+    from core.config import TrainConfig
+
+    saved = run / "config.json"
+    if not saved.is_file() or _canonical(TrainConfig.from_dict(json.loads(saved.read_text()))) == _canonical(cfg):
+        return False
+    aside = run.with_name(f"{run.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+    run.rename(aside)
+    print(f"warning: {run} was trained with another config (the preset changed); moved it to {aside} "
+          "and training again", file=sys.stderr)
+    return True
+
+
 def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float]:
     """Train ``unit`` (and its parents) for ``seed`` unless already finished; (run dir, seconds)."""
     from core.checkpoint import find_checkpoint
@@ -103,9 +130,10 @@ def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float
     run = None
     for u in chain(unit):
         run = runs_dir / u.key(args.preset, seed)
+        cfg = unit_config(u, args.preset, seed, args.dataset, args.device, runs_dir)
+        set_aside_if_stale(run, cfg)
         if (run / "checkpoints" / "final").is_dir():
             continue
-        cfg = unit_config(u, args.preset, seed, args.dataset, args.device, runs_dir)
         t0 = time.time()
         train(cfg, run, resume=run.exists(), progress=not args.no_progress)
         total += time.time() - t0

@@ -82,3 +82,6 @@ class ModelSpec:
     # outputs under their own names, e.g. "stage1" for StackGAN}
     generate: Callable[[nn.Module, torch.Tensor, dict], dict]
     noise_shapes: Callable[[Any], dict[str, tuple[int, ...]]]  # model cfg -> {noise name: shape per sample}
+    # model cfg -> the same config with the fields it does not use reset to their defaults (e.g.
+    # Stage-II widths of a single-stage StackGAN), so two configs that train the same run compare equal
+    canonical: Callable[[Any], Any] = lambda cfg: cfg

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -393,6 +394,18 @@ def _generate(model: StackGAN, embedding: torch.Tensor, noise: dict) -> dict:
 
 _PAPER_STEPS = 600 * CUB_STEPS_PER_EPOCH  # paper §4: 600 epochs per stage, lr halved every 100 epochs
 
+STAGE2_FIELDS = ("stage2_steps", "finetune_steps", "ngf2", "ndf2", "num_residual", "text_twice",
+                 "stage2_uncond_head", "stage2_encoder_down")
+
+
+def _canonical(cfg: StackGANConfig) -> StackGANConfig:
+    """A single-stage config ignores every Stage-II field: reset them to their defaults."""
+    if cfg.stages == 2:
+        return cfg
+    defaults = StackGANConfig()
+    return dataclasses.replace(cfg, **{f: getattr(defaults, f) for f in STAGE2_FIELDS})
+
+
 SPEC = ModelSpec(
     name="stackgan",
     config_cls=StackGANConfig,
@@ -412,7 +425,10 @@ SPEC = ModelSpec(
         # the probe found to restore conditioning with CA on.
         "quick": {"model": {"stage1_resolution": 16, "stage1_steps": 2000, "stage2_steps": 1500,
                             "z_dim": 100, "cond_dim": 128, "ngf1": 16, "ndf1": 16, "ngf2": 16, "ndf2": 16,
-                            "num_residual": 4, "embedding_scale": 19.6, "kl_reduction": "mean"},
+                            "num_residual": 4, "embedding_scale": 19.6, "kl_reduction": "mean",
+                            # the paper's joint grid is 16×16 (64-px Stage-I); a 16-px Stage-I encoded
+                            # to 4×4 lost its layout (measured: docs/stackgan.md, "Stage-II joint")
+                            "stage2_encoder_down": 1},
                   "resolution": 64, "batch_size": 32, "log_every": 25, "sample_every": 500,
                   "checkpoint_every": 500},
         # Paper §3–4: 64 → 256, N_g 128, N_z 100, GF_DIM 128, DF_DIM 64, 4 residual blocks, batch 64,
@@ -427,5 +443,6 @@ SPEC = ModelSpec(
     phases=_phases,
     train_step=_train_step,
     generate=_generate,
+    canonical=_canonical,
     noise_shapes=_noise_shapes,
 )

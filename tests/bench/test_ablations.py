@@ -58,3 +58,22 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
 def test_unknown_row_is_rejected(tmp_path, capsys):
     assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--only", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown row" in capsys.readouterr().err
+
+
+def test_a_run_trained_with_another_config_is_set_aside(tmp_path):
+    """Run directories are named after the row's overrides; a preset change must not reuse them."""
+    from core.config import build_config
+
+    stage1 = {"model.stages": 1, "model.stage1_resolution": 16, "resolution": 16, "model.stage2_steps": 0}
+    run = tmp_path / "stackgan-abc"
+    run.mkdir()
+    (run / "config.json").write_text(build_config("stackgan", "quick", stage1).to_json())
+    # a Stage-II-only field does not change a single-stage run: it is kept
+    same = build_config("stackgan", "quick", {**stage1, "model.stage2_encoder_down": 0, "model.ngf2": 7})
+    assert not ab.set_aside_if_stale(run, same) and run.is_dir()
+    # a field the run uses does: it is moved aside, nothing is deleted
+    other = build_config("stackgan", "quick", {**stage1, "model.ngf1": 8})
+    assert ab.set_aside_if_stale(run, other)
+    assert not run.exists()
+    (aside,) = tmp_path.glob("stackgan-abc.stale-*")
+    assert (aside / "config.json").is_file()
