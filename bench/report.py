@@ -114,9 +114,13 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     vb = []
     for _, v in verdicts.iterrows():
         ci = "–" if pd.isna(v["effect"]) else f"{v['effect']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-        vb.append([v["text"], f"`{v['better']}` vs `{v.get('rival', v['worse'])}`", v["metric"], ci, int(v["n"]),
-                   f"**{v['verdict']}**", v["why"]])
-    parts += [md_table(["claim", "comparison", "metric", "effect [95% CI]", "seeds", "verdict", "why"], vb), ""]
+        half = "–" if pd.isna(v["ci_low"]) or pd.isna(v["ci_high"]) else f"{(v['ci_high'] - v['ci_low']) / 2:.3f}"
+        vb.append([v["text"], f"`{v['better']}` vs `{v.get('rival', v['worse'])}`", v["metric"], ci, half,
+                   int(v["n"]), f"**{v['verdict']}**", v["why"]])
+    parts += [md_table(["claim", "comparison", "metric", "effect [95% CI]", "resolvable", "seeds", "verdict", "why"],
+                       vb), "",
+              "*Resolvable* is the interval's half-width: with these seeds and this seed-to-seed spread, an effect "
+              "smaller than it cannot be told from training noise. More seeds shrink it roughly as 1/√n.", ""]
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
     if sheets:

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from core.cache import cache_dir as _project_cache_dir
 from core.data.base import DatasetError
-from core.data.captions import Published, load_pickle
+from core.data.common import Published, load_pickle
 
 PROGRESS_THRESHOLD = 1000  # show a progress bar when one call encodes more sentences than this
 

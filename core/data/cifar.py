@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import register
-from .captions import LabelledImages, Published, check_channels, check_request, class_captions, load_pickle, str_keys
+from .common import LabelledImages, Published, check_channels, check_request, class_captions, load_pickle, str_keys
 
 CIFAR10 = Published(
     "cifar10",

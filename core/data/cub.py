@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import register
 from .base import resize_uint8, to_image_tensor
-from .captions import Published, SeededItems, check_request, load_pickle
+from .common import Published, SeededItems, check_request, load_pickle
 
 STACKGAN_RELEASE = "https://github.com/hanzhanggit/StackGAN (char-CNN-RNN embeddings: train/, test/; text_c10/)"
 CUB = Published(

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..cache import cache_dir
 from . import register
-from .captions import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
+from .common import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
 
 MNIST = Published(
     "mnist",

@@ -24,7 +24,7 @@ from PIL import Image
 
 from . import register
 from .base import resize_uint8, to_image_tensor
-from .captions import Published, SeededItems, check_request
+from .common import Published, SeededItems, check_request
 
 NYUV2 = Published(
     "nyuv2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from .captions import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
+from .common import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
 
 SVHN = Published(
     "svhn",

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.data import DatasetError, load_dataset
-from core.data.captions import class_captions, load_pickle, with_article
+from core.data.common import class_captions, load_pickle, with_article
 from core.data.cub import CUB, bbox_square
 from core.data.mnist import CAPTION_TEMPLATES, stratified_split
 from core.data.nyuv2 import surface_normals
