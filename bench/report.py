@@ -50,7 +50,9 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     sheets = {}
     for row in rows:
         ck = values[(values["row"] == row.id) & (values["seed"] == 0)]["checkpoint"].dropna()
-        if len(ck):
+        if not len(ck):  # no finished seed-0 cell (e.g. removed from runs.csv): drop any older sheet
+            (out / "samples" / f"{row.id}.png").unlink(missing_ok=True)
+        else:
             try:
                 sheets[row.id] = sample_sheet(out / ck.iloc[0], sample_captions, [0, 1, 2, 3],
                                               out / "samples" / f"{row.id}.png")
