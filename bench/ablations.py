@@ -242,6 +242,11 @@ def main(argv=None) -> int:
                   machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")
+    from bench.report import update_readme
+
+    default_out = out.resolve() == Path("results", args.paper).resolve()  # never for a scratch --out
+    if default_out and Path("README.md").is_file() and update_readme(Path("README.md"), args.paper, out / "report.md"):
+        print("README.md: results section updated")
     print(f"done: {out}/report.md")
     return 0
 

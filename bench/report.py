@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -72,6 +73,25 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>" + html)
     return {"ablation": agg, "verdicts": verdicts}
+
+
+def update_readme(readme: Path, paper: str, report: Path) -> bool:
+    """Copy the report's "Table" and "Claims" sections into ``readme`` between the markers
+    ``<!-- <paper>-results:start -->`` and ``<!-- <paper>-results:end -->``, with a link to the report.
+    Returns False (and changes nothing) when the README has no such markers."""
+    start, end = f"<!-- {paper}-results:start -->", f"<!-- {paper}-results:end -->"
+    text = readme.read_text()
+    if start not in text or end not in text:
+        return False
+    report_text = report.read_text()
+    header = [ln for ln in report_text.splitlines() if ln.startswith("- Cells finished") or ln.startswith("- Code")]
+    body = report_text.split("\n## Table\n", 1)[-1].split("\n## Plots\n", 1)[0].split("\n## Samples\n", 1)[0]
+    body = body.replace("\n## Claims\n", "\n**Claims**\n")
+    link = os.path.relpath(report, readme.parent)
+    block = "\n".join([start, f"_Copied from [`{link}`]({link}) by `--report-only`; do not edit by hand._", "",
+                        *header, "", body.strip(), end])
+    readme.write_text(text.split(start, 1)[0] + block + text.split(end, 1)[1])
+    return True
 
 
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,

@@ -34,6 +34,12 @@ bins with gaps between them (small 0.45–0.53, medium 0.56–0.64, large 0.67�
 never ambiguous. Backgrounds that would hide a colour (white or yellow on beige, blue or purple on
 navy) are never drawn.
 
+Measured at the ``quick`` budget (StackGAN benchmark row ``stage1-hi``: a single-stage 64×64 GAN,
+2,000 steps of batch 32, three training seeds, 2,000 ``test`` captions; ``results/stackgan/``), the
+evaluation classifier reads shape 0.39 (chance 0.10), colour 0.94, texture 0.32 (chance 0.25), size
+0.42 (chance 0.33) and background 0.94. Shape is learnable within the budget; texture and size only
+weakly. Generators at 16–32 px read shape at about 0.22–0.25 (GAN-INT-CLS, the 16-px Stage-I).
+
 Rendering is vectorised numpy over batches of scenes. The signed distance of each silhouette is
 precomputed once as a 512² template (an exact Euclidean distance transform of a 1024² mask). Each
 scene samples the template bilinearly on a supersampled grid (at least 128² and at least 2× the

@@ -77,3 +77,22 @@ def test_a_run_trained_with_another_config_is_set_aside(tmp_path):
     assert not run.exists()
     (aside,) = tmp_path.glob("stackgan-abc.stale-*")
     assert (aside / "config.json").is_file()
+
+
+def test_readme_results_section_is_replaced_between_markers(tmp_path):
+    from bench.report import update_readme
+
+    report = tmp_path / "results" / "stackgan" / "report.md"
+    report.parent.mkdir(parents=True)
+    report.write_text("# T\n\n- Cells finished: 3 of 33\n- Code: git abc\n\n## Table\n\n| a |\n|---|\n| 1 |\n\n"
+                      "## Claims\n\n| c |\n|---|\n| x |\n\n## Plots\n\n![p](ablation.png)\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- stackgan-results:start -->\nold\n<!-- stackgan-results:end -->\noutro\n")
+    assert update_readme(readme, "stackgan", report)
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- stackgan-results:start -->") and text.endswith("<!-- stackgan-results:end -->\noutro\n")
+    assert "old" not in text and "| 1 |" in text and "**Claims**" in text and "Cells finished: 3 of 33" in text
+    assert "ablation.png" not in text and "(results/stackgan/report.md)" in text
+    other = tmp_path / "OTHER.md"
+    other.write_text("no markers\n")
+    assert not update_readme(other, "stackgan", report) and other.read_text() == "no markers\n"
