@@ -136,7 +136,8 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     vb = []
     for _, v in verdicts.iterrows():
         ci = "–" if pd.isna(v["effect"]) else f"{v['effect']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-        half = "–" if pd.isna(v["ci_low"]) or pd.isna(v["ci_high"]) else f"{(v['ci_high'] - v['ci_low']) / 2:.3f}"
+        width = v["ci_high"] - v["ci_low"]
+        half = f"{width / 2:.3f}" if pd.notna(width) and math.isfinite(width) else "–"
         vb.append([v["text"], f"`{v['better']}` vs `{v.get('rival', v['worse'])}`", v["metric"], ci, half,
                    int(v["n"]), f"**{v['verdict']}**", v["why"]])
     parts += [md_table(["claim", "comparison", "metric", "effect [95% CI]", "resolvable", "seeds", "verdict", "why"],
