@@ -325,6 +325,31 @@ def _make_readme(out: Path, meta: dict) -> None:
     (out / "README.md").write_text("\n".join(lines))
 
 
+def _fit(net: nn.Module, batch_loss, n: int, epochs: int, batch_size: int, lr: float, gen: torch.Generator,
+         desc: str, loss_digits: int, progress: bool) -> None:
+    """The training loop both evaluation networks share: AdamW with a cosine schedule over ``epochs``
+    shuffled passes; each batch's items get a native resolution drawn from ``gen`` (mixed-resolution
+    batches) and ``batch_loss(idx [B], res [B])`` returns the loss. Leaves ``net`` in train mode."""
+    steps = epochs * math.ceil(n / batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    bar = tqdm(total=steps, desc=desc, disable=not progress)
+    net.train()
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            res = _sample_resolutions(len(idx), gen)  # [B] each item's native resolution
+            loss = batch_loss(idx, res)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.{loss_digits}f}")
+    bar.close()
+
+
 def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size: int = 128, lr: float = 2e-3,
                      seed: int = 0, data_seed: int = 0, width: int = 32, feature_dim: int = 128,
                      train_size: int | None = None, test_size: int | None = None, progress: bool = True,
@@ -368,39 +393,27 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
     net = EvalClassifier(**arch)
     gen = torch.Generator().manual_seed(seed)
     n = len(ref)
-    steps = epochs * math.ceil(n / batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     resolutions = list(TRAIN_RESOLUTIONS)
     skip = {r: unresolvable_attributes(dataset, r) for r in resolutions}
-    bar = tqdm(total=steps, desc=f"train classifier ({dataset})", disable=not progress)
-    net.train()
-    for epoch in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            res = _sample_resolutions(len(idx), gen)  # [B] each item's native resolution
-            x = torch.cat([net.prepare(train[r].images[idx[res == r]]) for r in resolutions])  # [B, C, R, R]
-            idx = torch.cat([idx[res == r] for r in resolutions])  # the same order as x
-            res = torch.cat([res[res == r] for r in resolutions])
-            if scene is None:
-                x = _shift(x, 2, gen)
-            x = x + torch.randn(x.shape, generator=gen) * 0.04 * torch.rand(len(x), 1, 1, 1, generator=gen)
-            _, logits, pred_scene = net(x)
-            loss = 0.0
-            for k in logits:  # mean cross-entropy over the items whose resolution can show attribute k
-                shown = torch.tensor([k not in skip[int(r)] for r in res])
-                if shown.any():
-                    loss = loss + F.cross_entropy(logits[k][shown], targets[k][idx[shown]])
-            if pred_scene is not None:
-                loss = loss + F.smooth_l1_loss(pred_scene, scene[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
-    bar.close()
+
+    def batch_loss(idx: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([net.prepare(train[r].images[idx[res == r]]) for r in resolutions])  # [B, C, R, R]
+        idx = torch.cat([idx[res == r] for r in resolutions])  # the same order as x
+        res = torch.cat([res[res == r] for r in resolutions])
+        if scene is None:
+            x = _shift(x, 2, gen)
+        x = x + torch.randn(x.shape, generator=gen) * 0.04 * torch.rand(len(x), 1, 1, 1, generator=gen)
+        _, logits, pred_scene = net(x)
+        loss = 0.0
+        for k in logits:  # mean cross-entropy over the items whose resolution can show attribute k
+            shown = torch.tensor([k not in skip[int(r)] for r in res])
+            if shown.any():
+                loss = loss + F.cross_entropy(logits[k][shown], targets[k][idx[shown]])
+        if pred_scene is not None:
+            loss = loss + F.smooth_l1_loss(pred_scene, scene[idx])
+        return loss
+
+    _fit(net, batch_loss, n, epochs, batch_size, lr, gen, f"train classifier ({dataset})", 3, progress)
     net.eval()
     features, _ = net.predict(ref.images[:2000])  # [<=2000, F]
     net.feature_scale.fill_(float(features.pow(2).mean().rsqrt()))
@@ -486,35 +499,23 @@ def train_normal_predictor(out: str | Path, epochs: int = 6, batch_size: int = 6
     net = NormalPredictor(**arch)
     gen = torch.Generator().manual_seed(seed)
     n = len(train[64])
-    steps = epochs * math.ceil(n / batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     resolutions = list(TRAIN_RESOLUTIONS)
-    bar = tqdm(total=steps, desc="train NormalPredictor", disable=not progress)
-    net.train()
-    for epoch in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            res = _sample_resolutions(len(idx), gen)  # [B] each item's native resolution
-            x = torch.cat([prepare_images(train[r].images[idx[res == r]], 3, net.resolution) for r in resolutions])
-            pred = net(x)  # [B, 3, 64, 64], items grouped by resolution
-            loss, start = 0.0, 0
-            for r in resolutions:  # compare at each item's native resolution, as normal_consistency does
-                sel = idx[res == r]
-                if len(sel):
-                    p = F.interpolate(pred[start:start + len(sel)], size=(r, r), mode="bilinear", align_corners=False,
-                                      antialias=True) if r != net.resolution else pred[start:start + len(sel)]
-                    cos = (F.normalize(p, dim=1) * train[r].normals[sel]).sum(1)  # [b, r, r]
-                    loss = loss + (1.0 - cos).mean() * len(sel) / len(idx)
-                    start += len(sel)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")
-    bar.close()
+
+    def batch_loss(idx: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([prepare_images(train[r].images[idx[res == r]], 3, net.resolution) for r in resolutions])
+        pred = net(x)  # [B, 3, 64, 64], items grouped by resolution
+        loss, start = 0.0, 0
+        for r in resolutions:  # compare at each item's native resolution, as normal_consistency does
+            sel = idx[res == r]
+            if len(sel):
+                p = F.interpolate(pred[start:start + len(sel)], size=(r, r), mode="bilinear", align_corners=False,
+                                  antialias=True) if r != net.resolution else pred[start:start + len(sel)]
+                cos = (F.normalize(p, dim=1) * train[r].normals[sel]).sum(1)  # [b, r, r]
+                loss = loss + (1.0 - cos).mean() * len(sel) / len(idx)
+                start += len(sel)
+        return loss
+
+    _fit(net, batch_loss, n, epochs, batch_size, lr, gen, "train NormalPredictor", 4, progress)
     net.eval()
     seconds = time.time() - t0
     test = {f"test@{r}": normal_error(net, load_real("shapes", "test", r, n=test_size, seed=data_seed, normals=True))
