@@ -7,8 +7,11 @@ Writes, with the command in ``README.md`` beside them:
   beside Stage-II for four seeds each;
 - ``interpolation.png``: one row between two captions' embeddings, noise fixed, CA at its mean;
 - ``noise.png``: one caption, sixteen seeds;
-- ``scores.json``: what the evaluation classifier reads from the model's images on held-out
-  captions (per-attribute accuracy) and the domain FID, via :func:`core.metrics.evaluate`.
+- ``scores.json``: what the evaluation classifier reads from the model's images (per-attribute
+  accuracy), the domain FID and the per-caption diversity, via :func:`core.metrics.evaluate`, on two
+  kinds of held-out captions: ``test`` (captions of test scenes, never trained on; every (shape,
+  colour) pair occurs in training) and ``test_unseen`` (zero-shot: (shape, colour) pairs that never
+  occur in training).
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--n", type=int, default=1000, help="generated images scored on held-out captions")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--splits", default="test,test_unseen", help="comma-separated caption splits to score")
     args = p.parse_args(argv)
     t0 = time.time()
     out = Path(args.out)
@@ -75,11 +79,13 @@ def main(argv=None) -> int:
 
     from core.metrics import evaluate
 
-    scores = evaluate(pipe, pipe.cfg.dataset, metrics=["fid", "cond_acc", "diversity"], n=args.n, seed=args.seed,
-                      split="test_unseen", data_seed=pipe.cfg.dataset_seed)
+    splits = [x for x in args.splits.split(",") if x]
+    scores = {split: dict(evaluate(pipe, pipe.cfg.dataset, metrics=["fid", "cond_acc", "diversity"], n=args.n,
+                                   seed=args.seed, split=split, data_seed=pipe.cfg.dataset_seed))
+              for split in splits}
     record = {"command": "python -m bench.showcase " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "git_sha": git_sha(), "checkpoint": str(args.checkpoint), "split": "test_unseen", "n": args.n,
-              "wall_time_s": round(time.time() - t0, 1), "scores": dict(scores)}
+              "git_sha": git_sha(), "checkpoint": str(args.checkpoint), "n": args.n,
+              "wall_time_s": round(time.time() - t0, 1), "scores": scores}
     (out / "scores.json").write_text(json.dumps(record, indent=2))
     print(json.dumps(record["scores"], indent=2))
     return 0

@@ -347,6 +347,22 @@ def test_stage2_only_run_from_a_stage1_run(smoke_run, tmp_path):
     assert torch.equal(final["netD1.head.out.weight"], after_s2["netD1.head.out.weight"])
 
 
+def test_showcase_draws_and_scores_both_held_out_splits(smoke_run, tmp_path):
+    from PIL import Image
+
+    from bench.showcase import main as showcase
+
+    out = tmp_path / "show"
+    assert showcase(["--checkpoint", str(smoke_run), "--out", str(out), "--n", "40"]) == 0
+    grid = Image.open(out / "held_out.png")
+    assert grid.width > 8 * 16  # four seeds x (Stage-I, Stage-II) per caption, plus the caption column
+    assert (out / "interpolation.png").is_file() and (out / "noise.png").is_file()
+    record = json.loads((out / "scores.json").read_text())
+    assert set(record["scores"]) == {"test", "test_unseen"} and record["n"] == 40
+    for scores in record["scores"].values():
+        assert 0 <= scores["cond_acc_shape"] <= 1 and math.isfinite(scores["fid"]) and scores["fid"] > 0
+
+
 # ------------------------------------------------------------------------------------------ benchmark
 
 QUICK_ROWS = {  # Table 2 at quick scale: (overrides, phase that dominates the row's cost)
