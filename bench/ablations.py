@@ -218,7 +218,7 @@ def main(argv=None) -> int:
         list_rows(table, rows, args)
         return 0
     runs_csv = out / "runs.csv"
-    if runs_csv.exists() and not args.resume:
+    if runs_csv.exists() and not (args.resume or args.report_only):
         print(f"error: {runs_csv} exists; pass --resume to continue it or choose another --out", file=sys.stderr)
         return 2
     n_seeds = args.seeds or table.default_seeds[args.preset]

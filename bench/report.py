@@ -109,6 +109,9 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
              + ("" if len(cells) >= len(rows) * n_seeds else
                 " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
              f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
+             "- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
+                 f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
+                 for s, g in cells.groupby("seed")),
              f"- Code: git {', '.join(shas) or 'unknown'}",
              ""]
     notes = table.notes(args.preset)
