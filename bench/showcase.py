@@ -7,8 +7,9 @@ Writes, with the command in ``README.md`` beside them:
   beside Stage-II for four seeds each;
 - ``interpolation.png``: one row between two captions' embeddings, noise fixed, CA at its mean;
 - ``noise.png``: one caption, sixteen seeds;
-- ``scores.json``: what the evaluation classifier reads from the model's images (per-attribute
-  accuracy), the domain FID and the per-caption diversity, via :func:`core.metrics.evaluate`, on two
+- ``scores.json``: what the evaluation classifier reads from the model's final images and, for a
+  stacked model, from its Stage-I images (per-attribute accuracy), the domain FID and the
+  per-caption diversity, via :func:`core.metrics.evaluate`, on two
   kinds of held-out captions: ``test`` (captions of test scenes, never trained on; every (shape,
   colour) pair occurs in training) and ``test_unseen`` (zero-shot: (shape, colour) pairs that never
   occur in training).
@@ -25,6 +26,7 @@ import torch
 
 from core.checkpoint import git_sha
 from core.data import load_dataset
+from core.data.base import DatasetError
 from core.pipeline import Pipeline
 from core.viz import captioned_rows
 
@@ -40,6 +42,18 @@ def _stack(out: dict, res: int) -> list[torch.Tensor]:
         imgs.append(torch.nn.functional.interpolate(out["stage1"], size=res, mode="nearest"))
     imgs.append(out["image"])
     return imgs
+
+
+class StageView:
+    """One intermediate output of a stacked pipeline (e.g. ``stage1``) as a pipeline of its own, so
+    :func:`core.metrics.evaluate` scores what that stage draws."""
+
+    def __init__(self, pipe: Pipeline, key: str):
+        self.pipe, self.key, self.cfg = pipe, key, pipe.cfg
+        self.resolution = int(pipe.generate(["a red circle"], seeds=[0])[key].shape[-1])
+
+    def generate(self, captions, seeds):
+        return {"image": self.pipe.generate(captions, seeds=seeds)[self.key]}
 
 
 def main(argv=None) -> int:
@@ -80,9 +94,17 @@ def main(argv=None) -> int:
     from core.metrics import evaluate
 
     splits = [x for x in args.splits.split(",") if x]
-    scores = {split: dict(evaluate(pipe, pipe.cfg.dataset, metrics=["fid", "cond_acc", "diversity"], n=args.n,
-                                   seed=args.seed, split=split, data_seed=pipe.cfg.dataset_seed))
-              for split in splits}
+    views = {"final": pipe}
+    if "stage1" in pipe.generate(["a red circle"], seeds=[0]):
+        views["stage1"] = StageView(pipe, "stage1")
+    scores = {}
+    for name, view in views.items():
+        try:
+            scores[name] = {split: dict(evaluate(view, pipe.cfg.dataset, metrics=["fid", "cond_acc", "diversity"],
+                                                 n=args.n, seed=args.seed, split=split,
+                                                 data_seed=pipe.cfg.dataset_seed)) for split in splits}
+        except DatasetError as e:  # e.g. an 8-px smoke Stage-I: the dataset has no real images that small
+            print(f"note: {name} images not scored: {e}", file=sys.stderr)
     record = {"command": "python -m bench.showcase " + " ".join(argv if argv is not None else sys.argv[1:]),
               "git_sha": git_sha(), "checkpoint": str(args.checkpoint), "n": args.n,
               "wall_time_s": round(time.time() - t0, 1), "scores": scores}

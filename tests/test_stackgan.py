@@ -347,20 +347,25 @@ def test_stage2_only_run_from_a_stage1_run(smoke_run, tmp_path):
     assert torch.equal(final["netD1.head.out.weight"], after_s2["netD1.head.out.weight"])
 
 
-def test_showcase_draws_and_scores_both_held_out_splits(smoke_run, tmp_path):
+def test_showcase_draws_and_scores_both_held_out_splits(tmp_path):
     from PIL import Image
 
     from bench.showcase import main as showcase
 
+    cfg = smoke(**{"dataset": "shapes", "resolution": 32, "model.stage1_resolution": 16, "sample_every": 100})
+    run = train(cfg, tmp_path / "run", progress=False)
     out = tmp_path / "show"
-    assert showcase(["--checkpoint", str(smoke_run), "--out", str(out), "--n", "40"]) == 0
+    assert showcase(["--checkpoint", str(run), "--out", str(out), "--n", "40"]) == 0
     grid = Image.open(out / "held_out.png")
-    assert grid.width > 8 * 16  # four seeds x (Stage-I, Stage-II) per caption, plus the caption column
+    assert grid.width > 8 * 32  # four seeds x (Stage-I, Stage-II) per caption, plus the caption column
     assert (out / "interpolation.png").is_file() and (out / "noise.png").is_file()
     record = json.loads((out / "scores.json").read_text())
-    assert set(record["scores"]) == {"test", "test_unseen"} and record["n"] == 40
-    for scores in record["scores"].values():
-        assert 0 <= scores["cond_acc_shape"] <= 1 and math.isfinite(scores["fid"]) and scores["fid"] > 0
+    assert set(record["scores"]) == {"final", "stage1"} and record["n"] == 40
+    for stage in record["scores"].values():
+        assert set(stage) == {"test", "test_unseen"}
+        for scores in stage.values():
+            assert 0 <= scores["cond_acc_shape"] <= 1 and math.isfinite(scores["fid"]) and scores["fid"] > 0
+    assert record["scores"]["final"]["test"]["fid"] != record["scores"]["stage1"]["test"]["fid"]
 
 
 # ------------------------------------------------------------------------------------------ benchmark
