@@ -111,7 +111,9 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
              f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
              "- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
                  f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
-                 for s, g in cells.groupby("seed")),
+                 for s, g in cells.groupby("seed"))
+             + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
+                if cells["row"].nunique() == len(rows) else ""),
              f"- Code: git {', '.join(shas) or 'unknown'}",
              ""]
     notes = table.notes(args.preset)

@@ -76,7 +76,10 @@ def notes(preset: str) -> str:
                  "`ablation.csv`), so the table measures how each design choice helps *early* training, not "
                  "where it converges. Differences smaller than the *resolvable* column of the claims table are "
                  "inside the seed-to-seed noise; the paper's own gaps in IS are 0.1–0.5 on CUB and do not carry "
-                 "over to our classifier's scale.")
+                 "over to our classifier's scale.\n\nWall times: the cells ran two or three at a time on a "
+                 "2-core CPU, one torch thread each, so a cell's `wall_time_s` depends on what ran beside it "
+                 "and the per-seed sums above overstate one seed's cost when run alone; the fastest cell of each "
+                 "row in `runs.csv` is the closest to one job per core.")
     return text
 
 

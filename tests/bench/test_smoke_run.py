@@ -46,6 +46,7 @@ def test_report_plot_and_sample_sheets(out):
     md = (out / "report.md").read_text()
     assert "python -m bench.ablations --paper stackgan --preset smoke" in md and "## Claims" in md
     assert all(c.text in md for c in TABLE.claims) and "Cells finished: 22 of 22" in md
+    assert "seed 1:" in md and "fastest measured cell" in md
     assert "<table>" in (out / "report.html").read_text()
     assert Image.open(out / "ablation.png").size[0] > 300
     assert sorted(p.stem for p in (out / "samples").glob("*.png")) == sorted(ROWS)
