@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     betas = torch.linspace(0, 1, 8)
     emb = (1 - betas)[:, None] * ea + betas[:, None] * eb
     g = pipe.generate(embeddings=emb, noise=_zero_eps(pipe.noise([args.seed] * 8)))
-    captioned_rows(g["image"][None], [f"{a}  →  {b}"], text_width=260).save(out / "interpolation.png")
+    captioned_rows(g["image"][None], [f"{a}  ->  {b}"], text_width=260).save(out / "interpolation.png")
 
     # one caption, varied noise
     g = pipe.generate([caps[2]] * 16, seeds=list(range(args.seed, args.seed + 16)))
