@@ -96,3 +96,21 @@ def test_readme_results_section_is_replaced_between_markers(tmp_path):
     other = tmp_path / "OTHER.md"
     other.write_text("no markers\n")
     assert not update_readme(other, "stackgan", report) and other.read_text() == "no markers\n"
+
+
+def test_every_claim_on_every_metric_marks_intervals_that_exclude_zero():
+    from bench.report import _claims_on_every_metric
+    from bench.spec import Claim
+
+    table = TABLE.__class__(**{**TABLE.__dict__, "claims": (Claim("c", "b beats a", "b", ("a",)),
+                                                             Claim("c-fid", "b beats a (FID)", "b", ("a",), "fid"))})
+    runs = pd.DataFrame([{"row": r, "seed": s, "metric": m, "value": v}
+                         for s in range(3) for r, is_, fid in (("a", 2.0, 10.0), ("b", 2.0, 8.0))
+                         for m, v in (("is_mean", is_ + 0.1 * (-1) ** s), ("fid", fid + 0.1 * s))])
+    lines = _claims_on_every_metric(table, runs, ["is_mean", "fid"])
+    rows = [ln for ln in "\n".join(lines).splitlines() if ln.startswith("| b beats a")]
+    assert len(rows) == 1  # the FID restatement is the same comparison: one line
+    is_cell, fid_cell = rows[0].split(" | ")[1:3]
+    assert not is_cell.startswith("**")  # equal IS: inside the noise
+    assert fid_cell.startswith("**+2.000")  # lower FID counts as the paper's direction
+    assert "2 intervals" in " ".join(lines) and "1 do" in " ".join(lines)
