@@ -98,8 +98,7 @@ def update_readme(readme: Path, paper: str, report: Path) -> bool:
 def _claims_on_every_metric(table: Table, runs: pd.DataFrame, metrics: list[str]) -> list[str]:
     """The same comparisons as the claims, on every displayed metric: effect [95% CI], in bold where the
     interval excludes zero. Secondary: the verdicts above use only each claim's declared metric."""
-    values = runs[runs["metric"] != "__failed__"]
-    others = [m for m in metrics if m in set(values["metric"])]
+    others = [m for m in metrics if m in set(runs["metric"])]
     if not table.claims or not others:
         return []
     body, tested, excluded, seen = [], 0, 0, set()
@@ -109,7 +108,7 @@ def _claims_on_every_metric(table: Table, runs: pd.DataFrame, metrics: list[str]
         seen.add((c.better, c.worse))
         line = [c.text]
         for m in others:
-            v = judge(replace(c, metric=m), values)
+            v = judge(replace(c, metric=m), runs)  # judge reads only metric m's rows
             if pd.isna(v["effect"]) or v["n"] < 2:
                 line.append("–")
                 continue

@@ -48,9 +48,8 @@ class StageView:
     """One intermediate output of a stacked pipeline (e.g. ``stage1``) as a pipeline of its own, so
     :func:`core.metrics.evaluate` scores what that stage draws."""
 
-    def __init__(self, pipe: Pipeline, key: str):
-        self.pipe, self.key, self.cfg = pipe, key, pipe.cfg
-        self.resolution = int(pipe.generate(["a red circle"], seeds=[0])[key].shape[-1])
+    def __init__(self, pipe: Pipeline, key: str, resolution: int):
+        self.pipe, self.key, self.cfg, self.resolution = pipe, key, pipe.cfg, resolution
 
     def generate(self, captions, seeds):
         return {"image": self.pipe.generate(captions, seeds=seeds)[self.key]}
@@ -95,8 +94,8 @@ def main(argv=None) -> int:
 
     splits = [x for x in args.splits.split(",") if x]
     views = {"final": pipe}
-    if "stage1" in pipe.generate(["a red circle"], seeds=[0]):
-        views["stage1"] = StageView(pipe, "stage1")
+    if "stage1" in g:  # g: the last generation above; a stacked model also returns its Stage-I images
+        views["stage1"] = StageView(pipe, "stage1", int(g["stage1"].shape[-1]))
     scores = {}
     for name, view in views.items():
         try:
