@@ -13,9 +13,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """An unknown key, a bad value, or an unknown preset."""
+from core.errors import ConfigError  # noqa: F401  (re-exported: the config's own error type)
 
 
 PRESETS = ("smoke", "quick", "paper")
@@ -55,6 +53,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         return d
+
+    def canonical(self) -> "TrainConfig":
+        """This config with the model's unused fields at their defaults (``ModelSpec.canonical``), so
+        two configs that would train the same run compare equal."""
+        from core.models import get_model_spec
+
+        return dataclasses.replace(self, model=get_model_spec(self.model_name).canonical(self.model))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
