@@ -11,28 +11,25 @@ checkpoint; a failing cell is recorded and the rest go on.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib
 import json
 import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
-import pandas as pd
 import torch
 from tqdm import tqdm
 
+from bench.runs import append_runs, finished_cells, read_runs
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
 TABLES = {"stackgan": "bench.tables.stackgan"}
 EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
-RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "checkpoint", "wall_time_s", "error"]
 
 
 def get_table(paper: str) -> Table:
@@ -63,45 +60,7 @@ def chain(unit: Unit) -> list[Unit]:
     return out[::-1]
 
 
-# ---------------------------------------------------------------------------------------------- runs.csv
-
-def read_runs(path: Path) -> pd.DataFrame:
-    if path.is_file():
-        return pd.read_csv(path, keep_default_na=True)
-    return pd.DataFrame(columns=RUN_COLUMNS)
-
-
-def append_runs(path: Path, records: list[dict]) -> None:
-    """Append ``records`` atomically: write the whole new file beside the old one, then rename.
-    A lock file serialises writers, so several processes (e.g. one per seed) can share ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".runs.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        old = read_runs(path)
-        new = pd.DataFrame(records, columns=RUN_COLUMNS)
-        df = new if old.empty else pd.concat([old, new], ignore_index=True)
-        fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".csv", dir=path.parent)
-        os.close(fd)
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-
-
-def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
-    """(row, seed) pairs with at least one successful metric value."""
-    ok = runs.dropna(subset=["value"])
-    return {(r, int(s)) for r, s in zip(ok["row"], ok["seed"])}
-
-
 # ---------------------------------------------------------------------------------------------- one cell
-
-def _canonical(cfg):
-    """``cfg`` with the model's unused fields at their defaults (see ``ModelSpec.canonical``)."""
-    import dataclasses
-
-    from core.models import get_model_spec
-
-    return dataclasses.replace(cfg, model=get_model_spec(cfg.model_name).canonical(cfg.model))
-
 
 def set_aside_if_stale(run: Path, cfg) -> bool:
     """Rename ``run`` to ``<run>.stale-<time>`` when it was trained with another config than ``cfg``.
@@ -112,7 +71,7 @@ def set_aside_if_stale(run: Path, cfg) -> bool:
     from core.config import TrainConfig
 
     saved = run / "config.json"
-    if not saved.is_file() or _canonical(TrainConfig.from_dict(json.loads(saved.read_text()))) == _canonical(cfg):
+    if not saved.is_file() or TrainConfig.from_dict(json.loads(saved.read_text())).canonical() == cfg.canonical():
         return False
     aside = run.with_name(f"{run.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
     run.rename(aside)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.ablations import read_runs
 from bench.plots import plot_metrics, sample_sheet
+from bench.runs import read_runs
 from bench.spec import HIGHER_IS_BETTER, Row, Table
 from bench.stats import INCONCLUSIVE, aggregate, judge
 

@@ -110,3 +110,45 @@ def find_checkpoint(path: Path) -> Path:
         raise FileNotFoundError(f"no checkpoint found at {path} (expected a directory with {MODEL_FILE} "
                                 f"and {CONFIG_FILE}, or a run directory with checkpoints/)")
     return found[-1][1]
+
+
+def parse_frozen(entry: str) -> tuple[str, str, str]:
+    """``"name=checkpoint[:source]"`` → (sub-network name, checkpoint path, source sub-network name).
+
+    ``source`` (default: ``name``) is the sub-network's name inside that checkpoint, so a network can
+    come from a run of any model, e.g. ``"netE=runs/mnist-encoder:net"``.
+    """
+    name, sep, rest = entry.partition("=")
+    if not sep or not name.strip() or not rest.strip():
+        raise ValueError(f"frozen entry {entry!r}: expected 'name=checkpoint' or 'name=checkpoint:source'")
+    path, colon, source = rest.rpartition(":")
+    if not colon or not source.isidentifier():  # no ':source' suffix (or a ':' belonging to the path)
+        path, source = rest, name
+    return name.strip(), path.strip(), source.strip()
+
+
+def load_submodule(model: nn.Module, name: str, checkpoint: str | Path, source: str | None = None) -> Path:
+    """Load sub-network ``source`` (default ``name``) of the checkpoint (or run) at ``checkpoint`` into
+    ``model.<name>`` (strict); returns the checkpoint directory used.
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+        ValueError: the model has no sub-network ``name``, the checkpoint none called ``source``, or
+            their weights do not fit (the message names both sides).
+    """
+    source = source or name
+    ckpt = find_checkpoint(Path(checkpoint))
+    if not isinstance(getattr(model, name, None), nn.Module):
+        children = [n for n, _ in model.named_children()]
+        raise ValueError(f"the model has no sub-network {name!r} to load into; it has {children}")
+    state = load_file(str(ckpt / MODEL_FILE))
+    part = {k[len(source) + 1:]: v for k, v in state.items() if k.startswith(source + ".")}
+    if not part:
+        found = sorted({k.split(".", 1)[0] for k in state})
+        raise ValueError(f"checkpoint {ckpt} has no sub-network {source!r}; it has {found}")
+    try:
+        getattr(model, name).load_state_dict(part, strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{source!r} of {ckpt} does not fit this model's {name!r} (built with another "
+                         f"architecture or size): {str(e).splitlines()[0]}") from e
+    return ckpt

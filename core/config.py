@@ -26,10 +26,12 @@ class TrainConfig:
     preset: str = "quick"
     dataset: str = "shapes"
     dataset_root: str | None = None      # for real datasets in their published layout
-    dataset_size: int | None = None      # shapes only: number of rendered training images
+    dataset_size: int | None = None      # train on N items (shapes renders N; others: a seeded subset of N)
     resolution: int = 64                 # final output resolution
-    text_encoder: str = "minilm"         # core.text encoder name ("minilm", "hash")
+    text_encoder: str = "minilm"         # core.text encoder ("minilm", "hash", "char-cnn-rnn": the release's
+                                         # precomputed vectors; "auto": those when the dataset has them, else minilm)
     batch_size: int = 64
+    # optimisation values a model's phases may use when they declare their optimizers (core.models.base.adam)
     lr_g: float = 2e-4                   # StackGAN §4 / GAN-CLS: Adam 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5                   # Adam β1 0.5 (DCGAN, StackGAN code)
@@ -49,6 +51,10 @@ class TrainConfig:
     num_workers: int = 0
     init_from: str | None = None         # checkpoint/run dir whose sub-networks initialise this run
     init_modules: tuple[str, ...] = ()   # which sub-networks to copy from init_from (e.g. ("ca1", "netG1"))
+    # sub-networks loaded from other checkpoints and kept frozen in every phase, each
+    # "name=checkpoint-or-run-dir[:its name there]" (e.g. SGAN's pretrained encoder). Their weights are
+    # saved in this run's checkpoints too, so a checkpoint still rebuilds alone; this records the source.
+    frozen: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -1,10 +1,11 @@
 """The one training loop for every stacked GAN (``python -m core.train``).
 
 What differs between models lives in their :class:`core.models.base.ModelSpec`; this module owns
-data, optimizers, phases, checkpoints, exact resume, logging, sample grids, devices and DDP.
+data, the conditions each batch carries (:mod:`core.conditioning`), optimizers, phases, frozen
+networks loaded from other checkpoints, checkpoints, exact resume, logging, sample grids, devices and DDP.
 
 Exact resume: the data order is a pure function of (data seed, step), and the RNG states of
-torch, numpy, python and the caption sampler are saved with every checkpoint, so a run killed at
+torch, numpy, python and the condition sampler are saved with every checkpoint, so a run killed at
 any point and resumed with ``--resume`` ends bit-for-bit identical (on CPU) to an uninterrupted one.
 """
 from __future__ import annotations
@@ -13,7 +14,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import random
 import shutil
@@ -27,23 +27,15 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from core.checkpoint import (find_checkpoint, git_sha, list_checkpoints, load_training_state, load_weights,
-                             write_checkpoint)
-from core.conditioning import build_text_conditions
-from core.config import ConfigError, TrainConfig, build_config, parse_value
-from core.models import DataInfo, Phase, StepContext, available_models, get_model_spec
-from core.pipeline import seeded_noise
+from core.checkpoint import (find_checkpoint, git_sha, list_checkpoints, load_submodule, load_training_state,
+                             load_weights, parse_frozen, write_checkpoint)
+from core.conditioning import BatchConditions, resolve_text_encoder
+from core.config import TrainConfig, build_config, parse_value
+from core.data.base import DatasetError
+from core.errors import ConfigError, NonFiniteLossError
+from core.models import DataInfo, Phase, StepContext, available_models, get_model_spec, seeded_noise
 
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN/inf; the run stops before the bad update, leaving the last checkpoint intact."""
-
-    def __init__(self, name: str, value: float, step: int):
-        self.name, self.value, self.step = name, value, step
-        super().__init__(
-            f"{name} became {value} at step {step}: training stopped before applying this update. "
-            f"The last good checkpoint is intact; resume from it with --resume after lowering the learning "
-            f"rates (--set lr_g=... --set lr_d=...) or checking the data.")
+__all__ = ["ConfigError", "NonFiniteLossError", "batch_indices", "main", "train"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,7 +112,8 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int, rank: int = 0, 
     per_rank = n // world
     per_epoch = per_rank // batch_size
     if per_epoch < 1:
-        raise ConfigError(f"dataset of {n} images is smaller than one batch of {batch_size} per process")
+        raise ConfigError(f"dataset of {n} images is smaller than one batch of {batch_size} per process; "
+                          f"lower batch_size (--set batch_size=...)")
     epoch, i = divmod(step, per_epoch)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
     mine = perm[rank: per_rank * world: world]
@@ -139,6 +132,7 @@ def collate(dataset, index: torch.Tensor) -> dict:
 
 
 def load_training_data(cfg: TrainConfig):
+    """The training split of ``cfg.dataset`` (``cfg.dataset_size``: only its first items)."""
     from core.data import load_dataset
 
     opts = {"size": cfg.dataset_size} if cfg.dataset_size else {}
@@ -147,7 +141,7 @@ def load_training_data(cfg: TrainConfig):
 
 
 # ----------------------------------------------------------------------------------------------
-# model assembly (shared with core.pipeline)
+# model assembly
 
 def build_model(cfg: TrainConfig, info: DataInfo) -> nn.Module:
     spec = get_model_spec(cfg.model_name)
@@ -155,20 +149,47 @@ def build_model(cfg: TrainConfig, info: DataInfo) -> nn.Module:
     return spec.build(cfg.model, info)
 
 
+def _load_into(model: nn.Module, name: str, checkpoint: str, source: str, what: str) -> None:
+    try:
+        load_submodule(model, name, checkpoint, source)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(f"{what}: {e}") from e
+
+
 def init_submodules(model: nn.Module, checkpoint: str, names: tuple[str, ...]) -> None:
     """Initialise the named sub-networks of ``model`` from another run's checkpoint (e.g. a
     Stage-II run starting from a trained Stage-I), so nothing is trained twice."""
-    from safetensors.torch import load_file
-
-    ckpt = find_checkpoint(Path(checkpoint))
-    state = load_file(str(ckpt / "model.safetensors"))
     if not names:
         raise ConfigError("init_from needs init_modules: the names of the sub-networks to copy")
     for name in names:
-        part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-        if not part:
-            raise ConfigError(f"checkpoint {ckpt} has no sub-network {name!r}")
-        getattr(model, name).load_state_dict(part, strict=True)
+        _load_into(model, name, checkpoint, name, f"init_from {checkpoint}")
+
+
+def frozen_networks(cfg: TrainConfig) -> dict[str, tuple[str, str]]:
+    """``{sub-network: (checkpoint, source name)}`` from ``cfg.frozen``, after checking that every
+    sub-network the model needs pretrained is given and that no phase trains a frozen one.
+
+    Raises:
+        ConfigError: a malformed entry, a missing pretrained network, or a phase training a frozen one.
+    """
+    spec = get_model_spec(cfg.model_name)
+    frozen = {}
+    for entry in cfg.frozen:
+        try:
+            name, path, source = parse_frozen(entry)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
+        frozen[name] = (path, source)
+    needed = [n for n in spec.pretrained(cfg.model) if n not in frozen]
+    if needed:
+        example = ", ".join(f'"{n}=<checkpoint or run dir>[:<its name there>]"' for n in needed)
+        raise ConfigError(f"{cfg.model_name} needs pretrained, frozen sub-network(s) {needed} loaded from another "
+                          f"checkpoint: pass --set 'frozen=[{example}]'")
+    for phase in spec.phases(cfg):
+        trained = sorted(phase.trainable() & set(frozen))
+        if trained:
+            raise ConfigError(f"phase {phase.name!r} trains {trained}, which cfg.frozen loads as frozen networks")
+    return frozen
 
 
 def _set_phase(model: nn.Module, phase: Phase) -> None:
@@ -180,42 +201,48 @@ def _set_phase(model: nn.Module, phase: Phase) -> None:
         module.train(learn)
 
 
-def _lr_scale(cfg: TrainConfig, phase_step: int) -> float:
-    return 0.5 ** (phase_step // cfg.lr_decay_every) if cfg.lr_decay_every > 0 else 1.0
-
-
-def _make_optimizers(cfg: TrainConfig, model: nn.Module, phase: Phase) -> dict[str, torch.optim.Optimizer]:
+def _make_optimizers(model: nn.Module, phase: Phase) -> dict[str, torch.optim.Optimizer]:
+    """The phase's optimizers, each over the parameters of the sub-networks it declares."""
+    children = dict(model.named_children())
     opts = {}
-    for role, names in phase.optimize.items():
-        params = [p for n in names for p in getattr(model, n).parameters()]
-        lr = cfg.lr_d if role == "d" else cfg.lr_g
-        opts[role] = torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+    for role, opt in phase.optimize.items():
+        missing = [n for n in opt.modules if n not in children]
+        if missing:
+            raise ConfigError(f"phase {phase.name!r}, optimizer {role!r}: no sub-network(s) {missing}; "
+                              f"the model has {sorted(children)}")
+        opts[role] = opt.build([p for n in opt.modules for p in children[n].parameters()])
     return opts
 
 
 # ----------------------------------------------------------------------------------------------
 # sample grids
 
-def eval_conditions(dataset, conds, n: int = 8) -> torch.Tensor:
-    """``[n, E]``: the first caption of ``n`` images spread over the dataset (fixed for a run)."""
-    idx = torch.linspace(0, len(dataset) - 1, n).long()
-    return conds.table[idx, 0]
+def grid_items(n_items: int, n: int = 8) -> torch.Tensor:
+    """``[n]`` items spread over the dataset whose conditions the sample grids show (fixed for a run)."""
+    return torch.linspace(0, n_items - 1, n).long()
 
 
 @torch.no_grad()
-def save_sample_grid(spec, model, cfg, emb: torch.Tensor, path: Path, per_caption: int = 8) -> None:
+def save_sample_grid(spec, model, cfg, cond: dict, path: Path, per_row: int = 8, rows: int = 8) -> None:
+    """A grid of one row per condition × ``per_row`` seeds (``eval_seed`` onwards, the same on every
+    row); an unconditional model (``cond == {}``) gets ``rows · per_row`` distinct seeds."""
     from torchvision.utils import save_image
 
     was = {n: m.training for n, m in model.named_children()}
     model.eval()
-    n = emb.shape[0]
-    noise = seeded_noise(spec.noise_shapes(cfg.model), range(cfg.eval_seed, cfg.eval_seed + per_caption))
-    e = emb.repeat_interleave(per_caption, 0)  # [n·k, E] row = caption
-    noise = {k: v.repeat(n, *([1] * (v.dim() - 1))).to(e.device) for k, v in noise.items()}
-    out = spec.generate(model, e, noise)
+    shapes = spec.noise_shapes(cfg.model)
+    device = next(model.parameters()).device
+    if cond:
+        n = next(iter(cond.values())).shape[0]
+        noise = seeded_noise(shapes, range(cfg.eval_seed, cfg.eval_seed + per_row))
+        noise = {k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in noise.items()}
+        c = {k: v.repeat_interleave(per_row, 0).to(device) for k, v in cond.items()}  # [n·k, ...] row = condition
+    else:
+        noise, c = seeded_noise(shapes, range(cfg.eval_seed, cfg.eval_seed + rows * per_row)), {}
+    out = spec.generate(model, c, {k: v.to(device) for k, v in noise.items()})
     imgs = out["image"].float()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(imgs.add(1).div(2).clamp(0, 1), str(path), nrow=per_caption, padding=1)
+    save_image(imgs.add(1).div(2).clamp(0, 1), str(path), nrow=per_row, padding=1)
     for name, m in model.named_children():
         m.train(was[name])
 
@@ -232,6 +259,43 @@ def _logger(run_dir: Path, resume_step: int | None):
     return path
 
 
+# Fields a resumed run may take from the command line although they differ from the stored config:
+# where it runs, not what it computes.
+RESUME_MAY_CHANGE = ("device", "num_workers")
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _config_diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: stored {va!r}, given {vb!r}")
+    return out
+
+
+def _resume_config(stored: TrainConfig, given: TrainConfig, run_dir: Path) -> TrainConfig:
+    """The config a resumed run continues with: the stored one, except for :data:`RESUME_MAY_CHANGE`.
+
+    Raises:
+        ConfigError: the given config would train something else (the message lists the differences).
+    """
+    keep = {k: getattr(given, k) for k in RESUME_MAY_CHANGE}
+    diff = _config_diff(stored.canonical().to_dict(), dataclasses.replace(given, **{
+        k: getattr(stored, k) for k in RESUME_MAY_CHANGE}).canonical().to_dict())
+    if diff:
+        raise ConfigError(f"--resume: run {run_dir} was started with another config ({'; '.join(diff)}). Resume "
+                          f"with the same settings, or train into a new --out")
+    resumed = dataclasses.replace(stored, **keep)
+    ignored = _config_diff(stored.to_dict(), dataclasses.replace(given, **{
+        k: getattr(stored, k) for k in RESUME_MAY_CHANGE}).to_dict())
+    if ignored:
+        print(f"note: --resume keeps the stored values of fields this model does not use ({'; '.join(ignored)})",
+              file=sys.stderr)
+    return resumed
+
+
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           step_hook=None) -> Path:
     """Train ``cfg`` into run directory ``out``; return it.
@@ -239,11 +303,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     Args:
         cfg: the resolved run configuration.
         out: run directory. It must not exist (or be empty) unless ``resume`` is set.
-        resume: continue from the latest checkpoint in ``out`` (with the config stored there).
+        resume: continue from the latest checkpoint in ``out``. The config must match the stored one
+            (only :data:`RESUME_MAY_CHANGE` may differ); a directory without checkpoints starts afresh.
         progress: show a tqdm progress bar (rank 0 only).
         step_hook: optional ``fn(global_step, losses)`` called after each step (tests, benchmarks).
     Raises:
-        ConfigError: bad config, or ``out`` exists without ``resume``.
+        ConfigError: bad config, a dataset that lacks the model's condition, a differing config on
+            resume, or ``out`` exists without ``resume``.
+        DatasetError: the dataset cannot be read.
         NonFiniteLossError: a loss became NaN/inf.
     """
     run_dir = Path(out)
@@ -251,31 +318,38 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     rank, world = dist_info()
     spec = get_model_spec(cfg.model_name)
 
+    dataset = load_training_data(cfg)
+    kinds = spec.condition_kinds(cfg.model)
+    if "text" in kinds:
+        encoder, note = resolve_text_encoder(cfg.text_encoder, dataset, cfg.dataset)
+        if note and rank == 0:
+            print(f"note: {note}", file=sys.stderr)
+        cfg = dataclasses.replace(cfg, text_encoder=encoder)
+
     start_ckpt = None
     if resume:
         found = list_checkpoints(run_dir)
         if found:
             start_ckpt = found[-1][1]
             stored = TrainConfig.from_dict(json.loads((start_ckpt / "config.json").read_text())["config"])
-            if stored.to_dict() != cfg.to_dict():
-                cfg = stored  # the run's own config wins; a resumed run never changes its settings
+            cfg = _resume_config(stored, cfg, run_dir)
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"run directory {run_dir} already exists; choose a new --out or pass --resume")
+    frozen = frozen_networks(cfg)
     if world > 1:
         dist.barrier()  # every rank has checked the directory before rank 0 creates it
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(cfg.to_json())
 
-    dataset = load_training_data(cfg)
-    conds = build_text_conditions(dataset, cfg.text_encoder)
+    conds = BatchConditions(dataset, kinds, spec.mismatched, cfg.text_encoder, cfg.dataset)
     sample = dataset[0]
-    info = DataInfo(channels=sample["image"].shape[0], resolution=cfg.resolution,
-                    embed_dim=conds.embed_dim, num_classes=int(conds.labels.max()) + 1)
+    info = DataInfo(channels=sample["image"].shape[0], resolution=cfg.resolution, embed_dim=conds.embed_dim,
+                    num_classes=conds.num_classes, structure_channels=conds.structure_channels)
     model = build_model(cfg, info).to(device)
     if cfg.channels_last and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    phases = spec.phases(cfg.model)
+    phases = spec.phases(cfg)
     total = sum(p.steps for p in phases)
 
     gen = torch.Generator()
@@ -283,8 +357,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     gen.manual_seed(cfg.data_seed * 7919 + rank)
     step = 0
     opt_states = None
-    if start_ckpt is None and cfg.init_from:
-        init_submodules(model, cfg.init_from, cfg.init_modules)
+    if start_ckpt is None:
+        if cfg.init_from:
+            init_submodules(model, cfg.init_from, cfg.init_modules)
+        for name, (path, source) in frozen.items():
+            _load_into(model, name, path, source, f"frozen network {name!r}")
     if start_ckpt is not None:
         load_weights(start_ckpt, model)
         state = load_training_state(start_ckpt)
@@ -298,9 +375,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    fixed_emb = eval_conditions(dataset, conds).to(device)
+    fixed_cond = {k: v.to(device) for k, v in conds.items(grid_items(len(dataset))).items()}
     meta = {"git_sha": git_sha(), "seeds": {"model": cfg.model_seed, "data": cfg.data_seed, "eval": cfg.eval_seed},
-            "data_info": dataclasses.asdict(info)}
+            "data_info": dataclasses.asdict(info), "conditions": list(kinds)}
     bar = tqdm(total=total, initial=step, disable=not progress or rank != 0, dynamic_ncols=True,
                desc=f"{cfg.model_name}")
     t0, phase_start = time.time(), 0
@@ -310,7 +387,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             phase_start = phase_end
             continue
         _set_phase(model, phase)
-        opts = _make_optimizers(cfg, model, phase)
+        opts = _make_optimizers(model, phase)
         if opt_states is not None:
             for role, s in opt_states.items():
                 opts[role].load_state_dict(s)
@@ -323,17 +400,17 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 nets[name] = DDP(getattr(model, name), device_ids=[device.index] if device.type == "cuda" else None)
         bar.set_description(f"{cfg.model_name}:{phase.name}")
         while step < phase_end:
+            lrs = {}
             for role, opt in opts.items():
+                lrs[f"lr_{role}"] = phase.optimize[role].lr_at(step - phase_start)
                 for g in opt.param_groups:
-                    g["lr"] = (cfg.lr_d if role == "d" else cfg.lr_g) * _lr_scale(cfg, step - phase_start)
+                    g["lr"] = lrs[f"lr_{role}"]
             index = batch_indices(step, len(dataset), cfg.batch_size, cfg.data_seed, rank, world)
-            batch = collate(dataset, index)
-            batch["embedding"] = conds.right(index, gen)
-            batch["wrong_embedding"] = conds.wrong(index, gen)
+            batch = conds.add(collate(dataset, index), index, gen)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             if cfg.channels_last and device.type == "cuda":
                 batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            ctx = StepContext(nets, opts, phase, step, cfg, autocast)
+            ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step)
             spec.train_step(batch, ctx)
             step += 1
             bar.update(1)
@@ -342,12 +419,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             if rank == 0:
                 if step % cfg.log_every == 0 or step == phase_end:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in ctx.losses.items() if k.startswith("loss")})
-                    rec = {"step": step, "phase": phase.name, "time": round(time.time() - t0, 3),
-                           "lr_scale": _lr_scale(cfg, step - phase_start - 1), **ctx.losses}
+                    rec = {"step": step, "phase": phase.name, "time": round(time.time() - t0, 3), **lrs, **ctx.losses}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(rec) + "\n")
                 if step % cfg.sample_every == 0 or step == total:
-                    save_sample_grid(spec, model, cfg, fixed_emb, run_dir / "samples" / f"step_{step:07d}.png")
+                    save_sample_grid(spec, model, cfg, fixed_cond, run_dir / "samples" / f"step_{step:07d}.png")
             milestone = step == phase_end
             if step % cfg.checkpoint_every == 0 or milestone:
                 _save(run_dir, model, cfg, meta, step, phase, opts, gen, rank, world,
@@ -390,7 +466,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="dataset root for real datasets")
     p.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"])
     p.add_argument("--out", default=None, help="run directory (default runs/<model>-<dataset>-<preset>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint "
+                                                         "(with the same settings it was started with)")
     p.add_argument("--seed", type=int, default=None, help="model seed (data seed follows unless --data-seed)")
     p.add_argument("--data-seed", type=int, default=None)
     p.add_argument("--device", default=None, help="auto | cpu | cuda")
@@ -436,7 +513,7 @@ def main(argv=None) -> int:
     out = args.out or f"runs/{cfg.model_name}-{cfg.dataset}-{cfg.preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         run_dir = train(cfg, out, resume=args.resume, progress=not args.no_progress)
-    except (ConfigError, NonFiniteLossError) as e:
+    except (ConfigError, DatasetError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     finally:

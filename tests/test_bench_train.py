@@ -15,13 +15,13 @@ def _setup(preset="quick"):
     spec = get_model_spec("gan-int-cls")
     info = DataInfo(channels=3, resolution=cfg.resolution, embed_dim=384, num_classes=10)
     model = build_model(cfg, info)
-    phase = spec.phases(cfg.model)[0]
+    phase = spec.phases(cfg)[0]
     _set_phase(model, phase)
-    opts = _make_optimizers(cfg, model, phase)
+    opts = _make_optimizers(model, phase)
     g = torch.Generator().manual_seed(0)
     B, R = cfg.batch_size, cfg.resolution
     batch = {"image": torch.rand(B, 3, R, R, generator=g) * 2 - 1,
-             "embedding": torch.randn(B, 384, generator=g), "wrong_embedding": torch.randn(B, 384, generator=g)}
+             "text": torch.randn(B, 384, generator=g), "wrong_text": torch.randn(B, 384, generator=g)}
     return cfg, spec, model, phase, opts, batch
 
 
@@ -47,7 +47,7 @@ def test_bench_gan_int_cls_sample_64(benchmark):
 
     @torch.no_grad()
     def sample():
-        return spec.generate(model, emb, noise)["image"]
+        return spec.generate(model, {"text": emb}, noise)["image"]
 
     out = benchmark(sample)
     assert out.shape == (64, 3, cfg.resolution, cfg.resolution)

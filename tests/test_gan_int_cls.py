@@ -20,13 +20,13 @@ def test_embedding_scale_multiplies_the_embedding_before_the_generator():
     cfg, scaled = _model(4.0)
     _, plain = _model(1.0)
     e, z = torch.randn(3, 12), torch.randn(3, cfg.model.z_dim)
-    out = SPEC.generate(scaled, e, {"z": z})["image"]  # freshly initialised: values ~1e-4
+    out = SPEC.generate(scaled, {"text": e}, {"z": z})["image"]  # freshly initialised: values ~1e-4
 
     def rel(other):
         return ((out - other).abs().max() / out.abs().max()).item()
 
-    assert rel(SPEC.generate(plain, 4.0 * e, {"z": z})["image"]) < 1e-4
-    assert rel(SPEC.generate(plain, e, {"z": z})["image"]) > 1e-2
+    assert rel(SPEC.generate(plain, {"text": 4.0 * e}, {"z": z})["image"]) < 1e-4
+    assert rel(SPEC.generate(plain, {"text": e}, {"z": z})["image"]) > 1e-2
 
 
 def test_embedding_scale_reaches_the_discriminator_in_training():
@@ -34,13 +34,13 @@ def test_embedding_scale_reaches_the_discriminator_in_training():
     def d_loss(scale, mult):
         cfg, model = _model(scale)
         model.train()
-        phase = _phases(cfg.model)[0]
-        opts = {r: torch.optim.SGD([p for n in names for p in getattr(model, n).parameters()], lr=0.0)
-                for r, names in phase.optimize.items()}
+        phase = _phases(cfg)[0]
+        opts = {r: torch.optim.SGD([p for n in o.modules for p in getattr(model, n).parameters()], lr=0.0)
+                for r, o in phase.optimize.items()}
         g = torch.Generator().manual_seed(1)
         batch = {"image": torch.rand(4, 3, 16, 16, generator=g) * 2 - 1,
-                 "embedding": mult * torch.randn(4, 12, generator=g),
-                 "wrong_embedding": mult * torch.randn(4, 12, generator=g)}
+                 "text": mult * torch.randn(4, 12, generator=g),
+                 "wrong_text": mult * torch.randn(4, 12, generator=g)}
         ctx = StepContext(dict(model.named_children()), opts, phase, 0, cfg, contextlib.nullcontext)
         torch.manual_seed(2)
         _train_step(batch, ctx)

@@ -73,6 +73,24 @@ def test_caption_attributes_recover_exactly_the_stated_attributes(shapes_test):
     assert caption_attributes("a photo of a bird") is None
 
 
+def test_stated_mask_and_unresolvable_attributes_follow_the_dataset_traits():
+    from core.metrics.classifiers import unresolvable_attributes
+    from core.metrics.domain import stated_mask
+
+    captions = ["a plain red star on a navy background", "something else entirely", None]
+    attrs = ["shape", "color", "texture", "size_bin", "background"]
+    m = stated_mask(captions, attrs, "shapes")
+    assert [m[a].tolist() for a in attrs] == [
+        [True, True, True], [True, True, True],  # parsed, or the always-stated shape and colour
+        [True, False, False], [False, False, False], [True, False, False],
+    ]
+    m = stated_mask(captions, ["class"], "mnist5k")  # class captions: every caption states the class
+    assert m["class"].tolist() == [True, True, True]
+    assert caption_attributes("a plain red star on a navy background", "mnist5k") is None  # no grammar there
+    assert unresolvable_attributes("shapes", 16) == {"texture"} and unresolvable_attributes("shapes", 64) == set()
+    assert unresolvable_attributes("mnist5k", 16) == set()
+
+
 def test_conditional_accuracy_scores_only_stated_attributes():
     pred = {"shape": torch.tensor([1, 2, 3]), "color": torch.tensor([0, 0, 5])}
     cond = {"shape": torch.tensor([1, 2, 3]), "color": torch.tensor([0, 1, 1])}

@@ -33,16 +33,16 @@ def noise(cfg, n, seed=0):
 
 def one_step(cfg, model, phase_name="stage1", info=SMOKE_INFO, B=4, seed=0):
     """Run one training step of ``phase_name`` outside the loop; return the logged losses."""
-    phase = next(p for p in _phases(cfg.model) if p.name == phase_name)
+    phase = next(p for p in _phases(cfg) if p.name == phase_name)
     for name, m in model.named_children():
         m.requires_grad_(name in phase.trainable())
         m.train(name in phase.trainable())
-    opts = {role: torch.optim.Adam([p for n in names for p in getattr(model, n).parameters()], lr=1e-4)
-            for role, names in phase.optimize.items()}
+    opts = {role: torch.optim.Adam([p for n in o.modules for p in getattr(model, n).parameters()], lr=1e-4)
+            for role, o in phase.optimize.items()}
     g = torch.Generator().manual_seed(seed)
     R, E = info.resolution, info.embed_dim
     batch = {"image": torch.rand(B, info.channels, R, R, generator=g) * 2 - 1,
-             "embedding": torch.randn(B, E, generator=g), "wrong_embedding": torch.randn(B, E, generator=g)}
+             "text": torch.randn(B, E, generator=g), "wrong_text": torch.randn(B, E, generator=g)}
     ctx = StepContext(dict(model.named_children()), opts, phase, 0, cfg, contextlib.nullcontext)
     _train_step(batch, ctx)
     return ctx.losses
@@ -62,7 +62,7 @@ def test_output_shapes_at_every_stage(preset, info):
     with torch.device("meta") if preset == "paper" else contextlib.nullcontext():  # paper: shapes only
         model = SPEC.build(cfg.model, info).eval()
         emb = torch.zeros(B, info.embed_dim)
-        out = SPEC.generate(model, emb, {k: torch.zeros(B, *s) for k, s in SPEC.noise_shapes(cfg.model).items()})
+        out = SPEC.generate(model, {"text": emb}, {k: torch.zeros(B, *s) for k, s in SPEC.noise_shapes(cfg.model).items()})
         assert out["stage1"].shape == (B, 3, r1, r1)
         assert out["image"].shape == (B, 3, R, R)
         d1, u1 = model.netD1(out["stage1"], emb)
@@ -79,10 +79,10 @@ def test_table2_variants_build(res, r1, stages):
                                              "model.stages": stages, "model.num_residual": 2})
     info = DataInfo(3, res, 384, 10)
     model = build(cfg, info).eval()
-    out = SPEC.generate(model, torch.randn(2, 384), noise(cfg, 2))
+    out = SPEC.generate(model, {"text": torch.randn(2, 384)}, noise(cfg, 2))
     assert out["image"].shape == (2, 3, res, res)
     assert ("stage1" in out) == (stages == 2)
-    assert [p.name for p in _phases(cfg.model)] == (["stage1", "stage2"] if stages == 2 else ["stage1"])
+    assert [p.name for p in _phases(cfg)] == (["stage1", "stage2"] if stages == 2 else ["stage1"])
     assert hasattr(model, "netG2") == (stages == 2)
 
 
@@ -95,7 +95,7 @@ def test_stage2_encoder_depth_sets_the_joint_resolution(down, joint):
     h = model.netG2.encoder(torch.zeros(2, 3, 16, 16))
     assert h.shape == (2, 4 * cfg.model.ngf2, joint, joint)
     assert len(model.netG2.up) == int(math.log2(64 // joint))
-    assert SPEC.generate(model, torch.randn(2, 384), noise(cfg, 2))["image"].shape == (2, 3, 64, 64)
+    assert SPEC.generate(model, {"text": torch.randn(2, 384)}, noise(cfg, 2))["image"].shape == (2, 3, 64, 64)
     with pytest.raises(ConfigError, match="stage2_encoder_down"):
         StackGANConfig(stage2_encoder_down=3)
 
@@ -149,7 +149,7 @@ def test_ca_on_samples_and_ca_off_removes_noise_and_kl():
         emb = torch.randn(3, 12)
         a, b = noise(cfg, 3, seed=1), noise(cfg, 3, seed=2)
         b["z"] = a["z"]  # same z, different ε1 and ε2
-        out_a, out_b = SPEC.generate(model, emb, a), SPEC.generate(model, emb, b)
+        out_a, out_b = SPEC.generate(model, {"text": emb}, a), SPEC.generate(model, {"text": emb}, b)
         same = torch.equal(out_a["image"], out_b["image"]) and torch.equal(out_a["stage1"], out_b["stage1"])
         assert same == (not ca)
         for phase in ("stage1", "stage2"):
@@ -166,9 +166,9 @@ def test_zero_eps_gives_the_ca_mean():
     nz = noise(cfg, 2)
     nz["eps1"].zero_()
     mu = model.ca1(emb)[1]
-    torch.testing.assert_close(SPEC.generate(model, emb, nz)["stage1"], model.netG1(mu, nz["z"]), rtol=0, atol=0)
+    torch.testing.assert_close(SPEC.generate(model, {"text": emb}, nz)["stage1"], model.netG1(mu, nz["z"]), rtol=0, atol=0)
     with pytest.raises(ValueError, match="eps2"):
-        SPEC.generate(model, emb, {"z": nz["z"], "eps1": nz["eps1"]})
+        SPEC.generate(model, {"text": emb}, {"z": nz["z"], "eps1": nz["eps1"]})
 
 
 # ------------------------------------------------------------------------------------------ text twice
@@ -188,11 +188,11 @@ def test_text_twice_off_removes_text_from_stage2(text_twice):
     model = build(cfg).eval()
     model.netG1 = _FixedImage(torch.rand(1, 3, 8, 8) * 2 - 1)  # the same Stage-I image for every text
     nz = noise(cfg, 1)
-    out_a = SPEC.generate(model, torch.randn(1, 12), nz)["image"]
-    out_b = SPEC.generate(model, torch.randn(1, 12), nz)["image"]
+    out_a = SPEC.generate(model, {"text": torch.randn(1, 12)}, nz)["image"]
+    out_b = SPEC.generate(model, {"text": torch.randn(1, 12)}, nz)["image"]
     assert torch.equal(out_a, out_b) == (not text_twice)
     assert hasattr(model, "ca2") == text_twice
-    phase2 = next(p for p in _phases(cfg.model) if p.name == "stage2")
+    phase2 = next(p for p in _phases(cfg) if p.name == "stage2")
     assert ("ca2" in phase2.trainable()) == text_twice
 
 

@@ -17,7 +17,7 @@ from core import losses
 from core.checkpoint import find_checkpoint, list_checkpoints, write_checkpoint
 from core.config import ConfigError, TrainConfig, build_config
 from core.data import register
-from core.models import DataInfo, ModelSpec, Phase, register_model
+from core.models import DataInfo, ModelSpec, Optim, Phase, register_model
 from core.train import NonFiniteLossError, batch_indices, main, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,17 +60,19 @@ class TwoNets(nn.Module):
 
 
 def _two_step(batch, ctx):
-    h = ctx.nets["netA"](batch["embedding"])
+    h = ctx.nets["netA"](batch["text"])
     ctx.update("g", ctx.nets["netB"](h).pow(2).mean())
 
 
 register_model(ModelSpec(
     name="toy-two-phase", config_cls=TwoPhaseConfig, presets={"smoke": {"batch_size": 8}},
     build=TwoNets,
-    phases=lambda c: [Phase("a", c.steps_a, {"g": ("netA", "netB")}), Phase("b", c.steps_b, {"g": ("netB",)})],
+    phases=lambda c: [Phase("a", c.model.steps_a, {"g": Optim(("netA", "netB"), lr=1e-3)}),
+                      Phase("b", c.model.steps_b, {"g": Optim(("netB",), lr=1e-3)})],
     train_step=_two_step,
-    generate=lambda m, e, n: {"image": m.netB(m.netA(e))},
+    generate=lambda m, c, n: {"image": m.netB(m.netA(c["text"]))},
     noise_shapes=lambda c: {},
+    conditions=("text",),
 ))
 
 

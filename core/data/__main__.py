@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     pv.add_argument("--root", default=None, help="directory of a downloaded dataset")
     pv.add_argument("-o", "--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                    help="dataset option, repeatable (e.g. -o size=16 for shapes)")
+                    help="dataset option, repeatable (e.g. -o size=16: the first 16 items; shapes renders 16)")
     sub.add_parser("list", help="list the dataset names")
     return p
 

@@ -12,7 +12,9 @@ when ``augment=True``, else centred.
 
 Items: ``image`` [3, R, R], ``label`` (0-based class id = class_info − 1), ``embeddings`` float32
 [K, 1024], ``attributes`` (``filename``: the release key; ``caption_index``: which of the K
-captions/embeddings ``caption`` is) and, with ``text_c10/``, ``caption`` / ``captions``.
+captions/embeddings ``caption`` is) and, with ``text_c10/``, ``caption`` / ``captions``. Without
+``text_c10/`` the release's embeddings still work: items have no ``caption``, ``all_captions()``
+returns ``None`` and ``caption_index`` picks one of the K embeddings.
 """
 from __future__ import annotations
 
@@ -107,9 +109,10 @@ class StackGANImages(SeededItems):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def all_captions(self) -> list[list[str]]:
-        """The captions of every item (empty lists without ``text_c10/``)."""
-        return [list(c) for c in self.captions] if self.captions else [[] for _ in self.paths]
+    def all_captions(self) -> list[list[str]] | None:
+        """The captions of every item, or ``None`` without ``text_c10/`` (then :attr:`embeddings`
+        ``[N, K, D]`` is the only text condition)."""
+        return None if self.captions is None else [list(c) for c in self.captions]
 
     def _load(self, index: int) -> np.ndarray:
         path = self.paths[index]

@@ -5,9 +5,11 @@ length per pixel. This loader reads ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3, i
 each depth map with the Kinect RGB intrinsics of the NYU toolbox, takes the cross product of the
 point cloud's image-space gradients and orients it toward the camera.
 
-Normals are in the camera frame x right, y up, z toward the viewer (OpenGL convention), so a surface
-facing the camera has ``n_z > 0`` and ``(n + 1) / 2`` reads as a usual normal map. Pixels without
-valid depth have ``mask = 0`` and normal ``(0, 0, 1)``.
+Normals are in the frame every dataset shares (:mod:`core.data.base`): x right, y down the image
+rows, z toward the viewer. That is the OpenCV camera frame with z flipped, so a surface facing the
+camera has ``n_z > 0``, a ceiling (facing down) ``n_y > 0``, a floor ``n_y < 0``, and
+``(n + 1) / 2`` reads as a normal map; ``shapes`` renders its normals in the same frame. Pixels
+without valid depth have ``mask = 0`` and normal ``(0, 0, 1)``.
 
 Items: ``image`` [3, R, R], ``normals`` [3, R, R], ``mask`` [1, R, R], ``label`` (scene type id, 0
 when the file has no ``sceneTypes``), ``attributes`` (``index`` in the file, ``scene``). Frames are
@@ -52,7 +54,7 @@ def surface_normals(
         intrinsics: ``(fx, fy, cx, cy)`` in pixels for this size; default: the NYU Kinect ones
             scaled from 640 × 480 to ``W × H``.
     Returns:
-        ``normals`` float32 ``[3, H, W]`` (x right, y up, z toward the viewer, facing the camera)
+        ``normals`` float32 ``[3, H, W]`` (x right, y down, z toward the viewer, facing the camera)
         and ``valid`` bool ``[H, W]`` (the pixel and its 4 neighbours have depth).
     """
     h, w = depth.shape
@@ -80,7 +82,7 @@ def surface_normals(
     has = np.pad(z > 0, 1, mode="edge")
     valid = has[1:-1, 1:-1] & has[:-2, 1:-1] & has[2:, 1:-1] & has[1:-1, :-2] & has[1:-1, 2:] & (norm > 0)
     n /= np.where(valid, norm, 1)
-    n[1:] *= -1  # OpenCV (y down, z forward) → OpenGL (y up, z toward the viewer)
+    n[2] *= -1  # OpenCV (x right, y down, z forward) → the datasets' frame (x right, y down, z toward the viewer)
     n[:, ~valid] = np.array([0.0, 0.0, 1.0], dtype=np.float32)[:, None]
     return n, valid
 
@@ -163,7 +165,7 @@ class NYUv2Frames(SeededItems):
     Args:
         path: the ``.mat`` file.
         indices: which frames (0-based) this split holds.
-        labels: scene type id of every frame in the file.
+        labels: scene type id of every frame in the file (:attr:`labels` keeps this split's).
         scenes: scene name of every frame in the file (or ``None``).
         resolution: output side length.
         seed: data seed.
@@ -172,7 +174,8 @@ class NYUv2Frames(SeededItems):
 
     def __init__(self, path: Path, indices, labels, scenes, resolution: int, seed: int, class_names):
         self.path, self.indices = path, np.asarray(indices, dtype=np.int64)
-        self.labels, self.scenes = labels, scenes
+        self.labels = np.asarray(labels, dtype=np.int64)[self.indices]  # [N] scene id of each item
+        self.scenes = scenes
         self.resolution, self.seed, self.class_names = resolution, seed, class_names
         self._h5, self._pid = None, None
 
@@ -190,7 +193,8 @@ class NYUv2Frames(SeededItems):
         return len(self.indices)
 
     def __getitem__(self, index: int) -> dict:
-        i = int(self.indices[self.position(index)])
+        index = self.position(index)
+        i = int(self.indices[index])  # frame in the file
         with NYUV2.reading(self.path):
             f = self._file()
             rgb = np.asarray(f["images"][i]).transpose(2, 1, 0)  # [3, W, H] → [H, W, 3]
@@ -200,7 +204,7 @@ class NYUv2Frames(SeededItems):
         rgb = resize_uint8(np.ascontiguousarray(centre_square(rgb), dtype=np.uint8), self.resolution)
         return {
             "image": to_image_tensor(rgb),  # [3, R, R]
-            "label": int(self.labels[i]),
+            "label": int(self.labels[index]),
             "normals": torch.from_numpy(normals),  # [3, R, R]
             "mask": torch.from_numpy(mask)[None],  # [1, R, R]
             "attributes": {"index": i, "scene": self.scenes[i] if self.scenes else ""},

@@ -19,7 +19,9 @@ resolution from 16 to 256, so one dataset exercises all three papers at CPU scal
   colour image is Lambertian shading of those normals under a random light direction plus an ambient
   term, so appearance really is normals + style (colour, texture, light).
 - **Conditional GANs** (SGAN, GAN-INT-CLS): ``label`` is the shape class. ``attribute_ids`` give
-  integer ids for every categorical attribute, which conditional-accuracy metrics need.
+  integer ids for every categorical attribute, which conditional-accuracy metrics need. The caption
+  grammar is read back here too (:func:`caption_attributes`), and :data:`TRAITS` tells metrics what
+  they need of this dataset (see :class:`core.data.DatasetTraits`).
 
 Zero-shot split: eight (shape, colour) pairs, one per colour, never occur in ``train``. Every tenth
 ``test`` item (index ``i % 10 == 9``) is one of them (``attributes['held_out'] = True``), and the split
@@ -57,6 +59,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +68,7 @@ from torch.utils.data import Dataset
 
 from core.cache import cache_dir
 from core.data import register
-from core.data.base import DatasetError, to_image_tensor
+from core.data.base import DatasetError, DatasetTraits, to_image_tensor
 
 VERSION = 1  # bump whenever the renderer's output changes: it keys the on-disk cache
 
@@ -139,6 +142,12 @@ def texture_contrast(texture: str, resolution: int) -> float:
     px = _AXIS_PERIOD[texture] * resolution
     fade = min(max((px - _FADE_PX[0]) / (_FADE_PX[1] - _FADE_PX[0]), 0.0), 1.0)
     return _TEXTURE_CONTRAST * fade
+
+
+def unresolvable_attributes(resolution: int) -> set[str]:
+    """Attributes images at ``resolution`` cannot show: ``{"texture"}`` where every texture fades
+    out entirely (:func:`texture_contrast`; at 16×16 every texture renders plain), else none."""
+    return set() if max(texture_contrast(t, resolution) for t in TEXTURES) > 0 else {"texture"}
 
 
 @dataclass(frozen=True)
@@ -652,6 +661,42 @@ def make_captions(scenes: Scenes, split: str, seed: int) -> tuple[list[list[str]
     return captions, np.concatenate(choice)[:n]
 
 
+@lru_cache(maxsize=1)
+def _caption_patterns() -> tuple[list[re.Pattern], dict[str, tuple[str, dict[str, int]]]]:
+    """One regex per caption template, and slot → (attribute, word → value id)."""
+    slots = {}
+    for slot, attr, words in _SLOTS:
+        values = list(ATTRIBUTES[attr])
+        slots[slot] = (attr, {w: values.index(v) for v, ws in words.items() for w in ws})
+    patterns = []
+    for template in CAPTION_TEMPLATES:
+        regex = ""
+        for part in re.split(r"(\{\w+\})", template):
+            m = re.fullmatch(r"\{(\w+)\}", part)
+            if m:
+                words = sorted(slots[m.group(1)][1], key=len, reverse=True)
+                regex += f"(?P<{m.group(1)}>" + "|".join(re.escape(w) for w in words) + ")"
+            else:  # make_captions turns the article "a" into "an" before a vowel
+                regex += re.sub(r"\b([Aa])\\ ", r"\1n?\\ ", re.escape(part))
+        patterns.append(re.compile(regex))
+    return patterns, slots
+
+
+def caption_attributes(caption: str) -> dict[str, int] | None:
+    """The attributes a ``shapes`` caption states, as value ids (``None`` if no template matches).
+
+    The inverse of :func:`make_captions`: ``"a red star on a navy background"`` style captions give
+    exactly the attributes they name, e.g. ``{"texture": 0, "color": 0, "shape": 3, "background": 3}``
+    for ``"a plain red star on a navy background"``.
+    """
+    patterns, slots = _caption_patterns()
+    for p in patterns:
+        m = p.fullmatch(caption.strip())
+        if m:
+            return {slots[slot][0]: slots[slot][1][word] for slot, word in m.groupdict().items()}
+    return None
+
+
 # -------------------------------------------------------------------------------------- caching
 def _cache_path(split: str, resolution: int, size: int, seed: int) -> Path:
     return cache_dir("shapes") / f"v{VERSION}_{split}_r{resolution}_n{size}_s{seed}"
@@ -785,7 +830,26 @@ class ShapesDataset(Dataset):
         }
 
 
-@register("shapes")
+def eval_size(split: str, n: int) -> int:
+    """The ``size`` option that yields ``n`` items of ``split`` (for ``test_unseen``, which holds
+    every tenth ``test`` item: ``10 n``, at least the default 2,000 and at most 20,000)."""
+    if split == "test_unseen":
+        return min(max(10 * int(n), DEFAULT_SIZE["test"]), 20_000)
+    return int(n)
+
+
+TRAITS = DatasetTraits(
+    shuffled=True,  # scenes are drawn at random, so the first n items are a random sample
+    caption_attributes=caption_attributes,
+    always_stated=("shape", "color"),  # every caption template names them
+    unresolvable_attributes=unresolvable_attributes,
+    eval_size=eval_size,
+    classifier_resolution=64,  # textures are legible only from 64×64 (see texture_contrast)
+    splits=tuple(SPLITS),
+)
+
+
+@register("shapes", traits=TRAITS, native_size=True)
 def build_shapes(split: str = "train", resolution: int = 64, root: str | None = None, seed: int = 0,
                  size: int | None = None, **unknown) -> ShapesDataset:
     """Build the ``shapes`` dataset (``root`` is ignored: the data is rendered, not read).

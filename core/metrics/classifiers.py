@@ -8,7 +8,8 @@ accuracy). They are independent of every network used inside a training loss.
   diversity), one logit head per categorical attribute (for IS and conditional accuracy) and,
   for ``shapes``, a regression of the scene parameters that captions never state (position,
   size, light), so that its features see the variation a generator's noise should produce.
-  It works at one fixed resolution (64 for ``shapes``, 32 for ``mnist5k``); inputs of any size
+  It works at one fixed resolution (the dataset's ``DatasetTraits.classifier_resolution``: 64 for
+  ``shapes``, 32 for ``mnist5k``); inputs of any size
   are resized to it (bilinear, anti-aliased), and training sees native renders at 16, 32 and 64
   upsampled the same way, so generators at 16..128 are scored fairly.
 - :class:`NormalPredictor` maps an image to unit surface normals (for S²-GAN's normal
@@ -29,15 +30,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from core.checkpoint import load_weights, read_meta, write_checkpoint
+from core.data import dataset_traits
 from core.metrics.data import SCENE_TARGETS, MetricsError, RealData, load_real
 
 CLASSIFIERS_DIR = Path(__file__).resolve().parents[2] / "results" / "classifiers"
 NORMALS_NAME = "shapes-normals"  # results/classifiers/<this>: the shipped NormalPredictor
 CLASSIFIER_KIND = "eval_classifier"
 NORMALS_KIND = "normal_predictor"
-# Fixed input resolution per dataset (anything else is resized to it) and the native training
-# resolutions with their sampling weights.
-DEFAULT_RESOLUTION = {"shapes": 64, "mnist5k": 32, "mnist": 32}
+# The native training resolutions with their sampling weights (each dataset's classifier works at its
+# DatasetTraits.classifier_resolution; anything else is resized to it).
 TRAIN_RESOLUTIONS = {64: 0.5, 32: 0.25, 16: 0.25}
 
 
@@ -67,16 +68,13 @@ def prepare_images(images: torch.Tensor, channels: int, resolution: int) -> torc
 
 
 def unresolvable_attributes(dataset: str, resolution: int) -> set[str]:
-    """Attributes that images of ``dataset`` at ``resolution`` cannot show (never scored there).
+    """Attributes that images of ``dataset`` at ``resolution`` cannot show (never trained or scored there).
 
-    ``shapes`` fades its textures out where they would alias (``shapes.texture_contrast``), so at
-    16×16 every texture renders plain and ``texture`` is unresolvable.
+    Declared by the dataset (:attr:`core.data.DatasetTraits.unresolvable_attributes`): ``shapes``
+    fades its textures out where they would alias (``shapes.texture_contrast``), so at 16×16 every
+    texture renders plain and ``texture`` is unresolvable; other datasets show everything.
     """
-    if dataset != "shapes":
-        return set()
-    from core.data.shapes import TEXTURES, texture_contrast
-
-    return set() if max(texture_contrast(t, resolution) for t in TEXTURES) > 0 else {"texture"}
+    return set(dataset_traits(dataset).unresolvable_attributes(resolution))
 
 
 def _conv(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
@@ -381,7 +379,8 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
     """
     t0 = time.time()
     out = Path(out)
-    res = DEFAULT_RESOLUTION.get(dataset, 32)
+    traits = dataset_traits(dataset)
+    res = traits.classifier_resolution
     train = {r: load_real(dataset, "train", r, n=train_size, seed=data_seed, progress=progress)
              for r in TRAIN_RESOLUTIONS}
     ref = train[res] if res in train else next(iter(train.values()))
@@ -420,11 +419,9 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
     seconds = time.time() - t0
     test = {}
     for r in resolutions:
-        data = load_real(dataset, "test", r, n=test_size, seed=data_seed, progress=progress)
-        test[f"test@{r}"] = classifier_accuracy(net, data, skip[r])
-        if dataset == "shapes":
-            unseen = load_real(dataset, "test_unseen", r, n=test_size, seed=data_seed)
-            test[f"test_unseen@{r}"] = classifier_accuracy(net, unseen, skip[r])
+        for split in (s for s in traits.splits if s != "train"):  # shapes: test, then test_unseen
+            data = load_real(dataset, split, r, n=test_size, seed=data_seed, progress=progress)
+            test[f"{split}@{r}"] = classifier_accuracy(net, data, skip[r])
     meta = {
         "kind": CLASSIFIER_KIND, "dataset": dataset, "arch": arch, "values": values, "is_head": is_head,
         "scene_targets": list(SCENE_TARGETS) if scene is not None else [],

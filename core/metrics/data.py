@@ -2,8 +2,8 @@
 
 Metrics work on uint8 images (torch-fidelity's convention), so everything here returns
 ``uint8 [N, C, H, W]`` tensors. Items are read through :func:`core.data.load_dataset`, so any
-registered dataset works; ``shapes`` additionally gives categorical attribute ids, scene
-parameters (position, size, light) and normals.
+registered dataset works; a dataset whose items carry more gives more: categorical attribute
+ids (``attribute_ids``), scene parameters (position, size, light) and normals (``shapes``).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from core.data import load_dataset
+from core.data import dataset_traits, load_dataset
 
 # Scene parameters regressed by the shapes classifier so that its features see the nuisance factors
 # that captions leave unsaid (a generator should vary them); each maps shapes' attribute dict -> floats.
@@ -80,8 +80,9 @@ class RealData:
         images: uint8 ``[N, C, H, W]``.
         labels: int64 ``[N]`` class ids.
         captions: the caption of each item (``None`` entries if the dataset has none).
-        attributes: attribute name → int64 ``[N]`` ids (``shapes`` only, else empty).
-        attribute_values: attribute name → value names (``shapes`` only, else empty).
+        attributes: attribute name → int64 ``[N]`` ids (datasets with ``attribute_ids``, i.e.
+            ``shapes``; else empty).
+        attribute_values: attribute name → value names (likewise).
         class_names: one name per class id.
         scene: float32 ``[N, len(SCENE_TARGETS)]`` scene parameters, or ``None``.
         normals: float32 ``[N, 3, H, W]`` unit normals, or ``None``.
@@ -103,37 +104,37 @@ class RealData:
 
 
 def load_real(name: str, split: str, resolution: int, n: int | None = None, seed: int = 0,
-              normals: bool = False, progress: bool = False) -> RealData:
+              normals: bool = False, progress: bool = False, root: str | None = None) -> RealData:
     """Load ``n`` items of a split as uint8 images plus their conditions.
 
-    ``shapes`` gives its first ``n`` items (already in random order); other datasets, whose files
-    may be sorted by class, give the first ``n`` of a random permutation drawn from ``seed``.
+    A dataset whose items are already in random order (``DatasetTraits.shuffled``: ``shapes``)
+    gives its first ``n`` items; other datasets, whose files may be sorted by class, give the
+    first ``n`` of a random permutation drawn from ``seed``.
 
     Args:
         name: registered dataset name (``shapes``, ``mnist5k``, ...).
         split: dataset split (``train``, ``test``, ``test_unseen``).
         resolution: image side.
-        n: number of items (``None``: all). ``shapes`` renders exactly ``n`` items (the first
-            ``n`` of any larger render; ``test_unseen`` up to 2,000); other datasets give at most
-            their size.
+        n: number of items (``None``: all). A dataset with ``DatasetTraits.eval_size`` builds just
+            enough (``shapes`` renders exactly ``n`` items, the first ``n`` of any larger render;
+            ``test_unseen`` up to 2,000); every dataset gives at most its size.
         seed: data seed (captions, rendering).
-        normals: also collect normals and masks (``shapes``).
+        normals: also collect normals and masks (``shapes``, ``nyuv2``).
         progress: show a progress bar.
+        root: the dataset's directory, for datasets read from disk (``cub``, ``nyuv2``, ...).
     Returns:
         The data.
     Raises:
         core.data.DatasetError: the dataset cannot be loaded.
     """
+    traits = dataset_traits(name)
     options = {}
-    if name == "shapes" and n is not None:  # render just what is needed: smaller splits are prefixes of larger ones
-        from core.data.shapes import DEFAULT_SIZE
-
-        # test_unseen holds every tenth test item: render enough test items for n of them (at most 20,000)
-        options["size"] = int(n) if split != "test_unseen" else min(max(10 * int(n), DEFAULT_SIZE["test"]), 20_000)
-    ds = load_dataset(name, split=split, resolution=resolution, seed=seed, **options)
+    if traits.eval_size is not None and n is not None:  # build just what is needed (shapes: smaller renders are prefixes)
+        options["size"] = traits.eval_size(split, int(n))
+    ds = load_dataset(name, split=split, resolution=resolution, root=root, seed=seed, **options)
     count = len(ds) if n is None else min(int(n), len(ds))
-    if name == "shapes" or count == len(ds):
-        order = np.arange(count)  # shapes items are already in random order
+    if traits.shuffled or count == len(ds):
+        order = np.arange(count)  # items already in random order (or all of them): the first count
     else:  # other splits may be sorted by class: take a seeded random subset
         order = np.random.default_rng(seed).permutation(len(ds))[:count]  # a smaller n gives a prefix
     images, labels, captions, scene, nrm, msk = [], [], [], [], [], []
@@ -160,7 +161,7 @@ def load_real(name: str, split: str, resolution: int, n: int | None = None, seed
         captions=captions,
         attributes=attributes,
         attribute_values=values,
-        class_names=list(getattr(ds, "class_names", [])),
+        class_names=list(getattr(ds, "class_names", None) or []),  # Oxford-102 has no names: None
         scene=torch.tensor(scene, dtype=torch.float32) if len(scene) == count else None,  # [N, 6]
         normals=torch.stack(nrm) if nrm else None,  # [N, 3, H, W]
         mask=torch.stack(msk) if msk else None,  # [N, 1, H, W]

@@ -4,7 +4,8 @@
   evaluation classifier, match the condition they were generated from. ``shapes`` captions
   state only some attributes (every template names the shape and the colour; texture, size and
   background only some), so each attribute is scored only on images whose caption states it
-  (:func:`caption_attributes` parses the caption back into attribute ids).
+  (:func:`stated_mask`; the dataset's caption grammar, declared in its
+  :class:`~core.data.DatasetTraits`, parses the caption back into attribute ids).
 - **Diversity**: the mean pairwise distance between the classifier features of ``k`` samples
   generated from one condition with different seeds, averaged over conditions. Features are
   L2-normalised, so distances lie in [0, 2]; a generator that ignores its noise scores 0.
@@ -14,74 +15,50 @@
 """
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 import torch
 import torch.nn.functional as F
 
+from core.data import dataset_traits
 from core.metrics.classifiers import NormalPredictor, angular_error, load_normal_predictor
 from core.metrics.data import MetricsError
 
 
 # ----------------------------------------------------------------------------------- captions
-@lru_cache(maxsize=1)
-def _shapes_caption_patterns() -> tuple[list[re.Pattern], dict[str, tuple[str, dict[str, int]]]]:
-    """One regex per ``shapes`` caption template, and slot → (attribute, word → value id)."""
-    from core.data import shapes as S
+def caption_attributes(caption: str, dataset: str = "shapes") -> dict[str, int] | None:
+    """The attributes a caption of ``dataset`` states, as value ids (``None`` if it states none
+    the dataset can parse).
 
-    tables = {  # caption slot -> (attribute it states, words per attribute value)
-        "shape": ("shape", S.SHAPE_WORDS), "color": ("color", S.COLOR_WORDS), "size": ("size_bin", S.SIZE_WORDS),
-        "adj": ("texture", S.TEXTURE_ADJ), "bg": ("background", S.BACKGROUND_WORDS),
-        "with": ("texture", S.TEXTURE_WITH),
-    }
-    slots = {}
-    for slot, (attr, words) in tables.items():
-        values = list(S.ATTRIBUTES[attr])
-        slots[slot] = (attr, {w: values.index(v) for v, ws in words.items() for w in ws})
-    patterns = []
-    for template in S.CAPTION_TEMPLATES:
-        parts = re.split(r"(\{\w+\})", template)
-        regex = ""
-        for part in parts:
-            m = re.fullmatch(r"\{(\w+)\}", part)
-            if m:
-                words = sorted(slots[m.group(1)][1], key=len, reverse=True)
-                regex += f"(?P<{m.group(1)}>" + "|".join(re.escape(w) for w in words) + ")"
-            else:  # the renderer turns the article "a" into "an" before a vowel
-                regex += re.sub(r"\b([Aa])\\ ", r"\1n?\\ ", re.escape(part))
-        patterns.append(re.compile(regex))
-    return patterns, slots
-
-
-def caption_attributes(caption: str) -> dict[str, int] | None:
-    """The ``shapes`` attributes a caption states, as ids (``None`` if no template matches).
-
-    Example: ``"a red star on a navy background"`` → ``{"texture": ..., "color": 0, ...}`` holds
-    exactly the attributes the caption names.
+    The caption grammar belongs to the dataset (:attr:`core.data.DatasetTraits.caption_attributes`;
+    for ``shapes``, :func:`core.data.shapes.caption_attributes`). Example: ``"a plain red star on a
+    navy background"`` → ``{"texture": 0, "color": 0, "shape": 3, "background": 3}`` holds exactly
+    the attributes the caption names. A dataset whose captions state only the class gives ``None``.
     """
-    patterns, slots = _shapes_caption_patterns()
-    for p in patterns:
-        m = p.fullmatch(caption.strip())
-        if m:
-            return {slots[slot][0]: slots[slot][1][word] for slot, word in m.groupdict().items()}
-    return None
+    parse = dataset_traits(dataset).caption_attributes
+    return parse(caption) if parse is not None else None
 
 
-def stated_mask(captions: list[str], attributes: list[str], dataset: str) -> dict[str, torch.Tensor]:
+def stated_mask(captions: list[str | None], attributes: list[str], dataset: str) -> dict[str, torch.Tensor]:
     """Which attributes each caption states: attribute → bool ``[N]``.
 
-    ``shapes`` captions are parsed (:func:`caption_attributes`); a caption that matches no template
-    counts as stating only the shape and the colour, which every template names. Other datasets
-    state their one class attribute in every caption.
+    A dataset with a caption grammar (``shapes``) has its captions parsed
+    (:attr:`~core.data.DatasetTraits.caption_attributes`); a caption that matches no template, or
+    none at all, counts as stating only the dataset's ``always_stated`` attributes (``shapes``:
+    the shape and the colour, which every template names). Other datasets state their one class
+    attribute in every caption, so every attribute counts as stated.
+
+    Args:
+        captions: ``N`` captions (``None`` or ``""`` where an item has none).
+        attributes: the attributes to report.
+        dataset: the dataset's registered name (its :func:`core.data.dataset_traits` are used).
     """
     n = len(captions)
-    if dataset != "shapes":
+    traits = dataset_traits(dataset)
+    if traits.caption_attributes is None:
         return {a: torch.ones(n, dtype=torch.bool) for a in attributes}
     out = {a: torch.zeros(n, dtype=torch.bool) for a in attributes}
     for i, c in enumerate(captions):
-        said = caption_attributes(c) if c else None
-        for a in (said.keys() if said is not None else ("shape", "color")):
+        said = traits.caption_attributes(c) if c else None
+        for a in (said.keys() if said is not None else traits.always_stated):
             if a in out:
                 out[a][i] = True
     return out
@@ -154,8 +131,8 @@ def normal_consistency(images: torch.Tensor, normals: torch.Tensor, mask: torch.
 
     Args:
         images: ``[N, C, H, W]``, uint8 or float in [-1, 1] (any size; resized for the predictor).
-        normals: ``[N, 3, H, W]`` unit normals the images were generated from (x right, y down,
-            z towards the viewer, as ``shapes`` renders them).
+        normals: ``[N, 3, H, W]`` unit normals the images were generated from, in the frame every
+            dataset shares (x right, y down, z towards the viewer; :mod:`core.data.base`).
         mask: optional ``[N, 1, H, W]`` weights (e.g. the object mask); default: every pixel.
         predictor: the NormalPredictor (default: the shipped one).
         batch_size: images per forward pass.

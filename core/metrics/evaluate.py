@@ -22,11 +22,19 @@ RELIEF_COS = math.cos(math.radians(5.0))  # normals tilted more than 5° from th
 
 
 class GeneratorLike(Protocol):
-    """What :func:`evaluate` needs: ``core.pipeline.Pipeline`` or any stand-in."""
+    """What :func:`evaluate` needs: ``core.pipeline.Pipeline`` or any stand-in.
+
+    ``conditions`` lists the condition kinds ``generate`` takes (``("text",)``, ``("label",)``,
+    ``("structure",)`` or ``()``); a stand-in without it is taken as text-conditioned.
+    ``generate`` is called with the keywords of those kinds (``captions=``, ``labels=``,
+    ``structure=``), or ``n=`` for none, and ``seeds=``.
+    """
 
     resolution: int
+    conditions: tuple[str, ...]
 
-    def generate(self, captions: Sequence[str], seeds: Sequence[int]) -> dict[str, torch.Tensor]: ...
+    def generate(self, captions: Sequence[str] | None = None, *, seeds: Sequence[int], **conditions
+                 ) -> dict[str, torch.Tensor]: ...
 
 
 class Scores(dict):
@@ -56,18 +64,53 @@ def noise_seeds(seed: int, n: int, stream: int = 0) -> list[int]:
     return np.random.default_rng([int(seed), int(stream)]).integers(0, 2**31 - 1, n).tolist()
 
 
-def _generate(pipeline: GeneratorLike, captions: list[str], seeds: list[int], batch_size: int, progress: bool,
+def condition_kinds(pipeline: GeneratorLike) -> tuple[str, ...]:
+    """The condition kinds a pipeline (or stand-in) generates from; ``("text",)`` when it does not say."""
+    return tuple(getattr(pipeline, "conditions", ("text",)))
+
+
+def _conditions_of(real: RealData, items: torch.Tensor, kinds: tuple[str, ...], dataset: str, split: str) -> dict:
+    """``generate`` keywords for the real items ``items`` ``[N]``: their captions, labels or structure maps."""
+    out: dict = {}
+    if "text" in kinds:
+        captions = [real.captions[i] for i in items.tolist()]
+        if any(c is None for c in captions):
+            raise MetricsError(f"{dataset}/{split} items have no captions to generate from")
+        out["captions"] = captions
+    if "label" in kinds:
+        out["labels"] = real.labels[items]  # [N]
+    if "structure" in kinds:
+        if real.normals is None:
+            raise MetricsError(f"{dataset}/{split} has no structure maps (normals) to generate from")
+        out["structure"] = real.normals[items]  # [N, 3, H, W]
+    if not kinds:
+        out["n"] = len(items)
+    return out
+
+
+def _chunk(conditions: dict, i: int, j: int) -> dict:
+    """Items ``i:j`` of each condition (``n``: how many of those items there are)."""
+    return {k: (min(j, v) - i if k == "n" else v[i:j]) for k, v in conditions.items()}
+
+
+def _generate(pipeline: GeneratorLike, conditions: dict, seeds: list[int], batch_size: int, progress: bool,
               what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Generate in chunks → (uint8 images ``[N, C, H, W]``, normals ``[N, 3, H, W]`` or ``None``)."""
+    """Generate in chunks → (uint8 images ``[N, C, H, W]``, normals ``[N, 3, H, W]`` or ``None``).
+
+    The normals are the pipeline's ``normals`` output (S²-GAN's generated structure) or, for a
+    structure-conditioned pipeline, the structure maps it was given."""
     images, normals = [], []
-    for i in tqdm(range(0, len(captions), batch_size), desc=f"generating ({what})", unit="batch",
+    for i in tqdm(range(0, len(seeds), batch_size), desc=f"generating ({what})", unit="batch",
                   disable=not progress):
-        out = pipeline.generate(captions=captions[i:i + batch_size], seeds=seeds[i:i + batch_size])
+        part = _chunk(conditions, i, i + batch_size)
+        out = pipeline.generate(**part, seeds=seeds[i:i + batch_size])
         if "image" not in out:
             raise MetricsError(f"pipeline.generate returned {sorted(out)}; expected an 'image' entry [N, C, H, W]")
         images.append(to_uint8(out["image"]))
         if "normals" in out:
             normals.append(out["normals"].float().cpu())
+        elif "structure" in part:
+            normals.append(torch.as_tensor(part["structure"]).float())
     return torch.cat(images), (torch.cat(normals) if len(normals) == len(images) else None)
 
 
@@ -116,25 +159,31 @@ def _classifier_path(dataset: str, classifier: str | Path | None, required: bool
         return None
 
 
+# metrics that compare each image with its own condition: meaningless for an unconditional model
+CONDITIONAL = ("cond_acc",)
+
+
 def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Iterable[str] | None = None,
              n: int = 2000, seed: int = 0, inception: bool = False, *, split: str = "test",
              data_seed: int | None = None, inception_weights: str | None = None, kid_subset_size: int = 1000,
              isc_splits: int = 10, diversity_k: int = 10, classifier: str | Path | None = None,
              batch_size: int = 250, cache: bool = True, progress: bool = False) -> Scores:
-    """Generate ``n`` images from the captions of ``n`` test items and score them against real ones.
+    """Generate ``n`` images from the conditions of ``n`` test items and score them against real ones.
 
-    Image ``i`` is generated from the caption of item ``i % len(split)`` with seed
-    ``noise_seeds(seed, n)[i]``; the real set is ``n`` items of the split at the pipeline's
+    The conditions are of the pipeline's kinds (``pipeline.conditions``): captions, class labels,
+    real structure maps, or none. Image ``i`` is generated from the condition of item
+    ``i % len(split)`` with seed ``noise_seeds(seed, n)[i]``; the real set is ``n`` items of the split at the pipeline's
     resolution (:func:`~core.metrics.data.load_real`: the first ``n`` for ``shapes``, a seeded random
     subset otherwise). IS/FID/KID/PRC come from torch-fidelity with the dataset's evaluation classifier
     (and, with ``inception``, also a standard TF-2015 Inception under ``inception_*`` keys).
 
     Args:
-        pipeline: a ``core.pipeline.Pipeline`` or anything with ``.generate(captions=, seeds=)``
-            returning ``{"image": [N, C, H, W] in [-1, 1], ...}`` and ``.resolution``.
+        pipeline: a ``core.pipeline.Pipeline`` or any :class:`GeneratorLike` returning
+            ``{"image": [N, C, H, W] in [-1, 1], ...}``, with ``.resolution`` (and ``.conditions``).
         dataset: dataset name (default: ``pipeline.cfg.dataset``).
-        metrics: subset of :data:`METRICS` (default :data:`DEFAULT_METRICS`). ``normals`` needs the
-            pipeline to return the ``normals`` it generated (S²-GAN's structure output).
+        metrics: subset of :data:`METRICS` (default :data:`DEFAULT_METRICS`, without ``cond_acc`` for a
+            pipeline with no text or label condition). ``normals`` needs the pipeline to return the
+            ``normals`` it generated (S²-GAN's structure output) or to be structure-conditioned.
         n: number of generated images (also the number of real ones, at most the split's size).
         seed: evaluation seed.
         inception: also compute FID/KID/PRC with the TF-2015 Inception (about 16 images/s on CPU).
@@ -156,7 +205,13 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
             or a pipeline output without what a metric needs.
     """
     t0 = time.time()
-    chosen = _check_metrics(metrics, METRICS, DEFAULT_METRICS)
+    kinds = condition_kinds(pipeline)
+    labelled = "text" in kinds or "label" in kinds
+    default = [m for m in DEFAULT_METRICS if labelled or m not in CONDITIONAL]
+    chosen = _check_metrics(metrics, METRICS, default)
+    if not labelled and any(m in CONDITIONAL for m in chosen):
+        raise MetricsError(f"{[m for m in chosen if m in CONDITIONAL]} compare each image with its text or label "
+                           f"condition; this pipeline is conditioned on {list(kinds) or 'nothing'}")
     cfg = getattr(pipeline, "cfg", None)
     dataset = dataset or getattr(cfg, "dataset", None)
     if not dataset:
@@ -166,25 +221,24 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     domain = [m for m in chosen if m in ("cond_acc", "diversity")]
     clf_path = _classifier_path(dataset, classifier, required=bool(domain) or not (inception or inception_weights))
     meta = {"dataset": dataset, "split": split, "n": n, "seed": seed, "data_seed": data_seed,
-            "resolution": resolution, "metrics": chosen, "classifier": str(clf_path) if clf_path else None,
+            "resolution": resolution, "metrics": chosen, "conditions": list(kinds), "classifier": str(clf_path) if clf_path else None,
             "notes": [], "seconds": {}}
     if clf_path is None:
         meta["notes"].append(f"no evaluation classifier for {dataset}: only inception_* fidelity metrics")
 
     t = time.time()
-    real = load_real(dataset, split, resolution, n=n, seed=data_seed, progress=progress)
+    real = load_real(dataset, split, resolution, n=n, seed=data_seed, normals="structure" in kinds,
+                     progress=progress)
     meta["n_real"] = len(real)
     meta["seconds"]["load_real"] = round(time.time() - t, 2)
     cond = torch.arange(n) % len(real)  # [n] condition (real item) of each generated image
-    captions = [real.captions[i] for i in cond.tolist()]
-    if any(c is None for c in captions):
-        raise MetricsError(f"{dataset}/{split} items have no captions to generate from")
+    conditions = _conditions_of(real, cond, kinds, dataset, split)
 
     t = time.time()
-    fake, fake_normals = _generate(pipeline, captions, noise_seeds(seed, n), batch_size, progress, "eval")
+    fake, fake_normals = _generate(pipeline, conditions, noise_seeds(seed, n), batch_size, progress, "eval")
     meta["seconds"]["generate"] = round(time.time() - t, 2)
     if len(fake) != n:
-        raise MetricsError(f"pipeline.generate returned {len(fake)} images for {n} captions")
+        raise MetricsError(f"pipeline.generate returned {len(fake)} images for {n} conditions")
 
     scores: dict[str, float] = {}
     _fidelity_part(fake, real.images, chosen, clf_path, inception, inception_weights, kid_subset_size, isc_splits,
@@ -195,12 +249,15 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     if "cond_acc" in chosen:
         t = time.time()
         _, predicted = clf.net.predict(fake, progress=progress)
-        conditions = {a: v[cond] for a, v in real.attributes.items()} or {clf.is_head: real.labels[cond]}
+        if "text" in kinds:  # what each caption states (every attribute for class-captioned datasets)
+            asked = {a: v[cond] for a, v in real.attributes.items()} or {clf.is_head: real.labels[cond]}
+            stated = stated_mask(conditions["captions"], list(asked), dataset)
+        else:  # a class label states the class, read by the classifier's class head
+            asked, stated = {clf.is_head: real.labels[cond]}, None
         skip = unresolvable_attributes(dataset, resolution)
         if skip:
             meta["notes"].append(f"not scored at {resolution}x{resolution} (the data cannot show it): {sorted(skip)}")
-        scores.update(conditional_accuracy(predicted, conditions, stated_mask(captions, list(conditions), dataset),
-                                           skip))
+        scores.update(conditional_accuracy(predicted, asked, stated, skip))
         meta["seconds"]["cond_acc"] = round(time.time() - t, 2)
     if "diversity" in chosen:
         t = time.time()
@@ -208,9 +265,10 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
         if k < 2:
             raise MetricsError(f"diversity_k must be >= 2, got {k}")
         n_cond = max(1, min(len(real), n // k))
-        div_captions = [real.captions[i] for i in range(n_cond) for _ in range(k)]
-        div_images, _ = _generate(pipeline, div_captions, noise_seeds(seed, n_cond * k, stream=1), batch_size,
-                                  progress, "diversity")
+        # k samples of each of n_cond conditions (an unconditional model: n_cond groups of k samples)
+        div_items = torch.arange(n_cond).repeat_interleave(k)  # [n_cond * k]
+        div_images, _ = _generate(pipeline, _conditions_of(real, div_items, kinds, dataset, split),
+                                  noise_seeds(seed, n_cond * k, stream=1), batch_size, progress, "diversity")
         features, _ = clf.net.predict(div_images, progress=progress)  # [n_cond * k, F]
         scores["diversity"] = diversity(features.view(n_cond, k, -1))
         meta["diversity_conditions"], meta["diversity_k"] = n_cond, k
@@ -218,7 +276,8 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     if "normals" in chosen:
         if fake_normals is None:
             raise MetricsError("the 'normals' metric needs pipeline.generate to return the 'normals' [N, 3, H, W] "
-                               "each image was generated from (S²-GAN's structure output)")
+                               "each image was generated from (S²-GAN's structure output), or a "
+                               "structure-conditioned pipeline")
         t = time.time()
         scores["normal_error_deg"] = normal_consistency(fake, fake_normals)
         relief = fake_normals[:, 2:3] < RELIEF_COS  # [N, 1, H, W] pixels whose normal tilts > 5°

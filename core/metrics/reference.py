@@ -1,8 +1,11 @@
 """Real data dressed as a pipeline: the reference row for conditional accuracy and diversity.
 
-:class:`RealDataPipeline` answers ``generate(captions, seeds)`` with real images that satisfy each
+:class:`RealDataPipeline` answers ``generate(captions=, seeds=)`` with real images that satisfy each
 caption: for a caption it pools every real item with the same stated condition (the attributes a
-``shapes`` caption names, or the class of a class-captioned dataset) and the seed picks one. Its
+caption names, parsed by the dataset's ``caption_attributes`` hook, or the class of a
+class-captioned dataset) and the seed picks one. ``generate(labels=, seeds=)`` pools by class, and
+``generate(n=, seeds=)`` draws any item, so it stands in for label-conditioned and unconditional
+models too. Its
 scores are what a perfect generator would get from the evaluation networks, so they calibrate a
 model's: conditional accuracy ≈ the classifier's accuracy, diversity = the spread of real images
 that share a condition. It is a measuring stick, not a model: nothing is generated.
@@ -13,8 +16,8 @@ from typing import Sequence
 
 import torch
 
+from core.data import dataset_traits
 from core.metrics.data import MetricsError, RealData
-from core.metrics.domain import caption_attributes
 
 
 class RealDataPipeline:
@@ -22,22 +25,25 @@ class RealDataPipeline:
 
     Args:
         data: the real items to draw from (e.g. ``load_real("shapes", "test", 64)``).
-        dataset: the dataset's name (``shapes`` captions are parsed into stated attributes).
+        dataset: the dataset's name (its captions are parsed into stated attributes by its traits).
+        conditions: the condition kinds to answer (default ``("text",)``; ``("label",)`` or ``()`` too).
     """
 
-    def __init__(self, data: RealData, dataset: str):
-        self.data, self.dataset = data, dataset
+    def __init__(self, data: RealData, dataset: str, conditions: tuple[str, ...] = ("text",)):
+        self.data, self.dataset, self.conditions = data, dataset, tuple(conditions)
+        self.traits = dataset_traits(dataset)
         self.resolution = int(data.images.shape[-1])
         self._by_caption = {c: i for i, c in enumerate(data.captions) if c is not None}  # caption -> an item
         self._pools: dict[tuple, list[int]] = {}
 
     def _key(self, caption: str) -> tuple:
         """The condition a caption states: sorted (attribute, id) pairs, or ``(("label", y),)``."""
-        if self.dataset == "shapes" and self.data.attributes:
-            said = caption_attributes(caption)
-            if said is None and caption in self._by_caption:  # unparsed: shape and colour (always stated)
+        parse = self.traits.caption_attributes
+        if parse is not None and self.data.attributes:
+            said = parse(caption)
+            if said is None and caption in self._by_caption:  # unparsed: the attributes every caption states
                 i = self._by_caption[caption]
-                said = {a: int(self.data.attributes[a][i]) for a in ("shape", "color")}
+                said = {a: int(self.data.attributes[a][i]) for a in self.traits.always_stated}
             if said is not None:
                 return tuple(sorted(said.items()))
         elif caption in self._by_caption:
@@ -56,19 +62,33 @@ class RealDataPipeline:
             raise MetricsError(f"RealDataPipeline: no real item fits the caption {caption!r}")
         return self._pools[key]
 
+    def _label_pool(self, label: int) -> list[int]:
+        key = (("label", int(label)),)
+        if key not in self._pools:
+            self._pools[key] = (self.data.labels == int(label)).nonzero().flatten().tolist()
+        if not self._pools[key]:
+            raise MetricsError(f"RealDataPipeline: no real item has label {int(label)}")
+        return self._pools[key]
+
     @torch.no_grad()
-    def generate(self, captions: Sequence[str], seeds: Sequence[int] | int = 0, **unused) -> dict[str, torch.Tensor]:
-        """``{"image": [N, C, H, W]}`` in [-1, 1]: for caption ``i``, item ``pool[seeds[i] % len(pool)]``."""
+    def generate(self, captions: Sequence[str] | None = None, seeds: Sequence[int] | int = 0, *, labels=None,
+                 n: int | None = None, **unused) -> dict[str, torch.Tensor]:
+        """``{"image": [N, C, H, W]}`` in [-1, 1]: for condition ``i``, item ``pool[seeds[i] % len(pool)]``,
+        where the pool holds the items fitting caption ``i`` (or label ``i``; every item for ``n=``)."""
+        if captions is not None:
+            pools = [self.pool(c) for c in captions]
+        elif labels is not None:
+            pools = [self._label_pool(y) for y in torch.as_tensor(labels).flatten().tolist()]
+        else:
+            count = n if n is not None else (1 if isinstance(seeds, int) else len(seeds))
+            pools = [list(range(len(self.data)))] * count
         if isinstance(seeds, int):
-            seeds = [seeds] * len(captions)
-        if len(seeds) != len(captions):
-            raise MetricsError(f"got {len(captions)} captions but {len(seeds)} seeds")
-        idx = []
-        for c, s in zip(captions, seeds):
-            pool = self.pool(c)
-            idx.append(pool[int(s) % len(pool)])
-        images = self.data.images[torch.tensor(idx, dtype=torch.long)]  # [N, C, H, W] uint8
+            seeds = [seeds] * len(pools)
+        if len(seeds) != len(pools):
+            raise MetricsError(f"got {len(pools)} conditions but {len(seeds)} seeds")
+        idx = torch.tensor([pool[int(s) % len(pool)] for pool, s in zip(pools, seeds)], dtype=torch.long)
+        images = self.data.images[idx]  # [N, C, H, W] uint8
         out = {"image": images.float().div(127.5).sub(1.0)}
         if self.data.normals is not None:
-            out["normals"] = self.data.normals[torch.tensor(idx, dtype=torch.long)]  # [N, 3, H, W]
+            out["normals"] = self.data.normals[idx]  # [N, 3, H, W]
         return out

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import importlib
 
-from .base import DataInfo, ModelSpec, Phase, StepContext
+from core.errors import ConfigError
+
+from .base import CONDITION_KINDS, DataInfo, ModelSpec, Optim, Phase, StepContext, adam, seeded_noise
 
 _MODULES = {
     "gan-int-cls": "core.models.gan_int_cls",
@@ -29,10 +31,9 @@ def get_model_spec(name: str) -> ModelSpec:
     if name in _REGISTERED:
         return _REGISTERED[name]
     if name not in _MODULES:
-        from core.config import ConfigError
-
         raise ConfigError(f"unknown model {name!r}; choose one of {available_models()}")
     return importlib.import_module(_MODULES[name]).SPEC
 
 
-__all__ = ["DataInfo", "ModelSpec", "Phase", "StepContext", "available_models", "get_model_spec", "register_model"]
+__all__ = ["CONDITION_KINDS", "DataInfo", "ModelSpec", "Optim", "Phase", "StepContext", "adam", "available_models",
+           "get_model_spec", "register_model", "seeded_noise"]

@@ -1,54 +1,132 @@
 """The small interface between models and the one training loop.
 
-A model module provides a :class:`ModelSpec`: its config dataclass and presets, how to build its
-networks (a plain ``nn.Module`` container with named sub-networks), its phases (which sub-networks
-learn, for how many steps), one training step that composes losses from :mod:`core.losses`, and
-how to generate images from a condition and explicit noise. The loop owns everything else:
-data, optimizers, checkpoints, resume, logging, devices and DDP.
+A model module provides a :class:`ModelSpec`: its config dataclass and presets, what it is
+conditioned on (:data:`CONDITION_KINDS`), how to build its networks (a plain ``nn.Module``
+container with named sub-networks), its phases (which sub-networks learn, with which optimizer,
+for how many steps), one training step that composes losses from :mod:`core.losses`, and how to
+generate images from a condition dict and explicit noise. The loop owns everything else: data,
+conditions, optimizers, checkpoints, resume, logging, devices and DDP.
+
+This module imports nothing from the trainer, the pipeline or the metrics (models know nothing
+about training, inference or evaluation networks).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from core.errors import ConfigError, NonFiniteLossError
+
+# What a model can be conditioned on. In a batch and in ``generate``'s condition dict:
+#   "text"      -> [B, E] float caption embeddings (raw; a model applies its own scale)
+#   "label"     -> [B] int64 class ids
+#   "structure" -> [B, S, H, W] float structure maps (surface normals, unit length, the data frame:
+#                  x right, y down the rows, z towards the viewer)
+#   "none"      -> nothing (declared as an empty tuple)
+# With ``ModelSpec.mismatched`` the batch also holds ``wrong_<kind>``: the condition of another
+# training item of a different class (the matching-aware discriminator's negative).
+CONDITION_KINDS = ("text", "label", "structure")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+@dataclass(frozen=True)
+class Optim:
+    """One optimizer of a phase: what it updates, with what rule, rate and schedule.
+
+    The learning rate at phase step ``t`` (counted from 0 in each phase) is
+    ``lr · decay ** (t // decay_every) · min(1, (t + 1) / warmup_steps)`` (each factor only when set).
+    """
+
+    modules: tuple[str, ...]          # sub-networks this optimizer updates
+    lr: float                         # base learning rate
+    kind: str = "adam"                # "adam" | "rmsprop" | "sgd"
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam's (β1, β2) (DCGAN, StackGAN code: β1 = 0.5)
+    alpha: float = 0.99               # RMSprop's smoothing constant
+    momentum: float = 0.0             # RMSprop / SGD momentum
+    decay_every: int = 0              # multiply the rate by ``decay`` every N phase steps (0: never)
+    decay: float = 0.5                # the factor (StackGAN: halved every 100 epochs)
+    warmup_steps: int = 0             # linear warm-up over the first N phase steps (0: none)
+
+    def __post_init__(self):
+        if self.kind not in OPTIMIZERS:
+            raise ConfigError(f"optimizer kind must be one of {list(OPTIMIZERS)}, got {self.kind!r}")
+        if not self.modules:
+            raise ConfigError("an optimizer needs at least one sub-network to update")
+        if self.lr <= 0 or self.decay_every < 0 or self.warmup_steps < 0:
+            raise ConfigError(f"bad optimizer schedule: lr {self.lr}, decay_every {self.decay_every}, "
+                              f"warmup_steps {self.warmup_steps}")
+
+    def lr_at(self, phase_step: int) -> float:
+        """The learning rate at ``phase_step`` (0-based, relative to the phase's start)."""
+        lr = self.lr
+        if self.decay_every > 0:
+            lr *= self.decay ** (phase_step // self.decay_every)
+        if self.warmup_steps > 0:
+            lr *= min(1.0, (phase_step + 1) / self.warmup_steps)
+        return lr
+
+    def build(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        if self.kind == "adam":
+            return torch.optim.Adam(params, lr=self.lr, betas=self.betas)
+        if self.kind == "rmsprop":
+            return torch.optim.RMSprop(params, lr=self.lr, alpha=self.alpha, momentum=self.momentum)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum)
+
+
+def adam(cfg: Any, modules: Sequence[str], lr: float) -> Optim:
+    """Adam over ``modules`` at ``lr`` with the run's β and step decay (``cfg``: the TrainConfig)."""
+    return Optim(tuple(modules), lr=lr, betas=(cfg.beta1, cfg.beta2), decay_every=cfg.lr_decay_every)
+
 
 @dataclass(frozen=True)
 class Phase:
-    """One stage of training: ``optimize`` maps an optimizer role ("g", "d", ...) to the names of
-    the sub-networks it updates. Every sub-network named in no role is frozen for the phase
-    (``requires_grad=False`` and ``eval()`` mode, so BN statistics do not move either)."""
+    """One stage of training: ``optimize`` maps an optimizer role ("g", "d", "q", ...) to its
+    :class:`Optim`. Role names are labels for logs and checkpoints only; nothing depends on them.
+    Every sub-network named in no optimizer is frozen for the phase (``requires_grad=False`` and
+    ``eval()`` mode, so BN statistics do not move either)."""
 
     name: str
     steps: int
-    optimize: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    optimize: Mapping[str, Optim] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for role, opt in self.optimize.items():
+            if not isinstance(opt, Optim):
+                raise ConfigError(f"phase {self.name!r}: optimizer {role!r} must be an Optim (modules, lr, ...), "
+                                  f"got {type(opt).__name__}")
 
     def trainable(self) -> set[str]:
-        return {m for mods in self.optimize.values() for m in mods}
+        return {m for opt in self.optimize.values() for m in opt.modules}
 
 
 @dataclass(frozen=True)
 class DataInfo:
     """What a model needs to know about its data to build its networks."""
 
-    channels: int          # image channels
-    resolution: int        # final image side
-    embed_dim: int         # text embedding size (0 for unconditional / label-conditioned models)
-    num_classes: int
+    channels: int                  # image channels
+    resolution: int                # final image side
+    embed_dim: int = 0             # text embedding size (0 when the model is not text-conditioned)
+    num_classes: int = 0           # number of class labels in the training data
+    structure_channels: int = 0    # channels of the structure map (3 for normals; 0 when not used)
 
 
 class StepContext:
     """Passed to ``ModelSpec.train_step``: the sub-networks to call (DDP-wrapped where
-    distributed), the optimizers of the phase, and :meth:`update`, which applies one loss."""
+    distributed), the optimizers of the phase, and :meth:`update`, which applies one loss.
+
+    ``step`` counts from 0 within the phase; ``global_step`` across the run.
+    """
 
     def __init__(self, nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                 phase: Phase, step: int, cfg: Any, autocast: Callable[[], Any]):
+                 phase: Phase, step: int, cfg: Any, autocast: Callable[[], Any], global_step: int | None = None):
         self.nets = nets
         self.optimizers = optimizers
         self.phase = phase
         self.step = step
+        self.global_step = step if global_step is None else global_step
         self.cfg = cfg
         self.autocast = autocast
         self.losses: dict[str, float] = {}
@@ -56,11 +134,9 @@ class StepContext:
     def update(self, role: str, loss: torch.Tensor, **parts: torch.Tensor) -> None:
         """zero_grad → backward → (finite check) → step for optimizer ``role``; logs ``loss`` and
         any named ``parts``. A non-finite loss raises before any parameter changes."""
-        from core.train import NonFiniteLossError
-
         value = float(loss.detach())
         if not torch.isfinite(torch.tensor(value)):
-            raise NonFiniteLossError(f"loss_{role}", value, self.step)
+            raise NonFiniteLossError(f"loss_{role}", value, self.global_step)
         opt = self.optimizers[role]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -70,18 +146,81 @@ class StepContext:
             self.losses[k] = float(v.detach())
 
 
+def _as_kinds(value) -> tuple[str, ...]:
+    kinds = (value,) if isinstance(value, str) else tuple(value)
+    kinds = tuple(k for k in kinds if k != "none")
+    bad = [k for k in kinds if k not in CONDITION_KINDS]
+    if bad:
+        raise ConfigError(f"unknown condition kind(s) {bad}; choose from {list(CONDITION_KINDS) + ['none']}")
+    return kinds
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     config_cls: type
     presets: dict[str, dict]                                   # preset -> overrides (key "model" for config_cls)
     build: Callable[[Any, DataInfo], nn.Module]               # (model cfg, data info) -> container module
-    phases: Callable[[Any], list[Phase]]                      # model cfg -> phases
+    phases: Callable[[Any], list[Phase]]                      # TrainConfig -> phases (with their optimizers)
     train_step: Callable[[dict, StepContext], None]           # (batch, ctx) -> None (calls ctx.update)
-    # (model, embedding [B,E], noise) -> {"image": final [B,C,R,R] in [-1,1], and intermediate
-    # outputs under their own names, e.g. "stage1" for StackGAN}
-    generate: Callable[[nn.Module, torch.Tensor, dict], dict]
+    # (model, condition dict {kind: tensor} as described at CONDITION_KINDS, noise dict) ->
+    # {"image": final [B,C,R,R] in [-1,1], and intermediate outputs under their own names, e.g. "stage1"}
+    generate: Callable[[nn.Module, dict, dict], dict]
     noise_shapes: Callable[[Any], dict[str, tuple[int, ...]]]  # model cfg -> {noise name: shape per sample}
+    # what the model is conditioned on: kinds from CONDITION_KINDS, "none" or () for nothing, or a
+    # function of the model cfg returning them
+    conditions: tuple[str, ...] | str | Callable[[Any], Any] = ()
+    mismatched: bool = False   # the batch also carries wrong_<kind> (conditions of another class's items)
+    # model cfg -> names of sub-networks the run must load, frozen, from another checkpoint
+    # (TrainConfig.frozen), e.g. SGAN's pretrained encoder
+    pretrained: Callable[[Any], tuple[str, ...]] = lambda cfg: ()
     # model cfg -> the same config with the fields it does not use reset to their defaults (e.g.
     # Stage-II widths of a single-stage StackGAN), so two configs that train the same run compare equal
     canonical: Callable[[Any], Any] = lambda cfg: cfg
+
+    def condition_kinds(self, model_cfg: Any) -> tuple[str, ...]:
+        """The condition kinds of a model built from ``model_cfg`` (``()`` for an unconditional one)."""
+        value = self.conditions(model_cfg) if callable(self.conditions) else self.conditions
+        return _as_kinds(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# noise
+
+def seeded_noise(shapes: dict[str, tuple[int, ...]], seeds: Sequence[int] | Mapping[str, Sequence[int]]
+                 ) -> dict[str, torch.Tensor]:
+    """``{name: [N, *shape]}`` standard-normal noise, addressable by seed.
+
+    Each seed opens one stream (``torch.Generator().manual_seed(seed)``) that yields the model's
+    noises in the order of ``shapes``; noise ``name`` of a sample is that name's draw from its seed's
+    stream. ``seeds`` is one seed per sample (every name from the same stream), or a dict giving
+    each name its own per-sample seeds, so "fix z1, vary z0" is
+    ``seeded_noise(shapes, {"z1": [0] * 8, "z0": range(8)})``; names missing from the dict use the
+    seeds of the first name given. A per-name dict with the same seeds everywhere equals the list form.
+    """
+    names = list(shapes)
+    if isinstance(seeds, Mapping):
+        unknown = sorted(set(seeds) - set(names))
+        if unknown:
+            raise ValueError(f"seeds given for unknown noise {unknown}; this model's noises are {names}")
+        if not seeds:
+            raise ValueError("seeds is an empty dict; give at least one noise's seeds")
+        per_name = {k: [int(s) for s in v] for k, v in seeds.items()}
+        first = next(iter(per_name.values()))
+        per_name = {k: per_name.get(k, first) for k in names}
+        lengths = {len(v) for v in per_name.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"per-noise seed lists differ in length: { {k: len(v) for k, v in per_name.items()} }")
+    else:
+        flat = [int(s) for s in seeds]
+        per_name = {k: flat for k in names}
+    streams: dict[int, dict[str, torch.Tensor]] = {}
+
+    def draws(seed: int) -> dict[str, torch.Tensor]:
+        if seed not in streams:
+            g = torch.Generator().manual_seed(seed)
+            streams[seed] = {k: torch.randn(*shape, generator=g) for k, shape in shapes.items()}
+        return streams[seed]
+
+    return {k: torch.stack([draws(s)[k] for s in per_name[k]]) if per_name[k] else torch.zeros(0, *shapes[k])
+            for k in names}

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from core import losses
-from core.models.base import DataInfo, ModelSpec, Phase, StepContext
+from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam
 from core.nn import MatchingHead, deconv_block, image_encoder, init_weights
 
 
@@ -89,8 +89,9 @@ class GanIntCls(nn.Module):
         self.cfg = cfg  # a plain attribute (not a module): read by _generate
 
 
-def _phases(cfg: GanIntClsConfig) -> list[Phase]:
-    return [Phase("main", cfg.steps, {"d": ("netD",), "g": ("netG",)})]
+def _phases(run) -> list[Phase]:
+    """One phase; Adam at the run's rates (Reed et al.: 2e-4, β1 0.5)."""
+    return [Phase("main", run.model.steps, {"d": adam(run, ("netD",), run.lr_d), "g": adam(run, ("netG",), run.lr_g)})]
 
 
 def _train_step(batch: dict, ctx: StepContext) -> None:
@@ -98,8 +99,8 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
     cfg: GanIntClsConfig = ctx.cfg.model
     G, D = ctx.nets["netG"], ctx.nets["netD"]
     real = batch["image"]
-    right = batch["embedding"] * cfg.embedding_scale        # [B, E]
-    wrong = batch["wrong_embedding"] * cfg.embedding_scale  # [B, E]
+    right = batch["text"] * cfg.embedding_scale        # [B, E]
+    wrong = batch["wrong_text"] * cfg.embedding_scale  # [B, E]
     B = real.shape[0]
     z = torch.randn(B, cfg.z_dim, device=real.device)
     with ctx.autocast():
@@ -130,8 +131,9 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
     ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_fake=torch.sigmoid(s_f).mean())
 
 
-def _generate(model: GanIntCls, embedding: torch.Tensor, noise: dict) -> dict:
-    return {"image": model.netG(noise["z"], embedding * model.cfg.embedding_scale)}
+def _generate(model: GanIntCls, condition: dict, noise: dict) -> dict:
+    """Images ``[B, C, R, R]`` from caption embeddings ``condition["text"]`` ``[B, E]`` and noise ``z``."""
+    return {"image": model.netG(noise["z"], condition["text"] * model.cfg.embedding_scale)}
 
 
 SPEC = ModelSpec(
@@ -157,4 +159,6 @@ SPEC = ModelSpec(
     train_step=_train_step,
     generate=_generate,
     noise_shapes=lambda cfg: {"z": (cfg.z_dim,)},
+    conditions=("text",),
+    mismatched=True,
 )

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import losses
-from core.config import ConfigError
-from core.models.base import DataInfo, ModelSpec, Phase, StepContext
+from core.errors import ConfigError
+from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam
 from core.nn import ConditionalLogits, ConditioningAugmentation, ResidualBlock, down_block, init_weights, up_block
 
 CUB_STEPS_PER_EPOCH = 8855 // 64  # CUB-200-2011 train split (8,855 images) at batch 64 → 138 steps
@@ -253,26 +253,27 @@ class StackGAN(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # phases and the training step
 
-def _phases(cfg: StackGANConfig) -> list[Phase]:
-    phases = [Phase("stage1", cfg.stage1_steps, {"d": ("netD1",), "g": ("ca1", "netG1")})]
+def _phases(run) -> list[Phase]:
+    """``stage1`` (Stage-I G and D), ``stage2`` (Stage-I frozen), ``finetune`` (both Gs end to end);
+    each an Adam pair at the run's rates (paper §4: 2e-4, β1 0.5, halved every 100 epochs)."""
+    cfg: StackGANConfig = run.model
+    phases = [Phase("stage1", cfg.stage1_steps, {"d": adam(run, ("netD1",), run.lr_d),
+                                                 "g": adam(run, ("ca1", "netG1"), run.lr_g)})]
     if cfg.stages == 2:
         ca2 = ("ca2",) if cfg.text_twice else ()
-        phases.append(Phase("stage2", cfg.stage2_steps, {"d": ("netD2",), "g": ca2 + ("netG2",)}))
+        phases.append(Phase("stage2", cfg.stage2_steps, {"d": adam(run, ("netD2",), run.lr_d),
+                                                         "g": adam(run, ca2 + ("netG2",), run.lr_g)}))
         phases.append(Phase("finetune", cfg.finetune_steps,
-                            {"d": ("netD2",), "g": ("ca1", "netG1") + ca2 + ("netG2",)}))
+                            {"d": adam(run, ("netD2",), run.lr_d),
+                             "g": adam(run, ("ca1", "netG1") + ca2 + ("netG2",), run.lr_g)}))
     return [p for p in phases if p.steps > 0]
 
 
-def _kl_weight(cfg: StackGANConfig, phase: Phase, step: int) -> float:
-    """λ, ramped linearly over the first ``kl_warmup_steps`` of each phase."""
+def _kl_weight(cfg: StackGANConfig, phase_step: int) -> float:
+    """λ, ramped linearly over the first ``kl_warmup_steps`` of each phase (``phase_step`` from 0)."""
     if cfg.kl_warmup_steps <= 0:
         return cfg.kl_weight
-    start = 0
-    for p in _phases(cfg):
-        if p.name == phase.name:
-            break
-        start += p.steps
-    return cfg.kl_weight * min(1.0, (step - start + 1) / cfg.kl_warmup_steps)
+    return cfg.kl_weight * min(1.0, (phase_step + 1) / cfg.kl_warmup_steps)
 
 
 def _augment(ca: nn.Module, right: torch.Tensor, wrong: torch.Tensor | None):
@@ -293,8 +294,8 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
     """One D update then one G update of the phase's stage (the reference codes' order)."""
     cfg: StackGANConfig = ctx.cfg.model
     nets, phase = ctx.nets, ctx.phase.name
-    right = batch["embedding"] * cfg.embedding_scale        # [B, E]
-    wrong = batch["wrong_embedding"] * cfg.embedding_scale  # [B, E]
+    right = batch["text"] * cfg.embedding_scale        # [B, E]
+    wrong = batch["wrong_text"] * cfg.embedding_scale  # [B, E]
     real = batch["image"]                                   # [B, C, R, R] at the final resolution
     B = real.shape[0]
     mu_mode = cfg.d_condition == "mu"
@@ -349,7 +350,7 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
         kl_terms = [(m, lv) for m, lv in kl_terms if lv is not None]  # CA off: no KL term at all
         if kl_terms:
             kl = sum(losses.kl_loss(m.float(), lv.float(), cfg.kl_reduction) for m, lv in kl_terms)
-            loss_g = loss_g + _kl_weight(cfg, ctx.phase, ctx.step) * kl
+            loss_g = loss_g + _kl_weight(cfg, ctx.step) * kl
             parts["kl"] = kl.detach()
     ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_wrong=torch.sigmoid(s_w).mean(),
                d_fake=torch.sigmoid(s_f).mean(), **parts)
@@ -365,8 +366,8 @@ def _noise_shapes(cfg: StackGANConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _generate(model: StackGAN, embedding: torch.Tensor, noise: dict) -> dict:
-    """Images from embeddings ``[B, E]`` and explicit noise ``{"z", "eps1"[, "eps2"]}``.
+def _generate(model: StackGAN, condition: dict, noise: dict) -> dict:
+    """Images from caption embeddings ``condition["text"]`` ``[B, E]`` and explicit noise ``{"z", "eps1"[, "eps2"]}``.
 
     ``eps1`` / ``eps2`` are the CA noises of the two stages: ĉ = μ + σ ⊙ ε, so **zero ε gives ĉ = μ**,
     the deterministic condition (CA sampling off, e.g. for the demo's interpolations). Every entry of
@@ -380,7 +381,7 @@ def _generate(model: StackGAN, embedding: torch.Tensor, noise: dict) -> dict:
     if missing:
         raise ValueError(f"stackgan.generate needs noise {sorted(_noise_shapes(cfg))}, missing {missing}; "
                          f"pass zeros for eps1/eps2 to use the CA mean μ")
-    e = embedding * cfg.embedding_scale  # [B, E]
+    e = condition["text"] * cfg.embedding_scale  # [B, E]
     c1 = model.ca1(e, noise["eps1"])[0]
     s1 = model.netG1(c1, noise["z"])  # [B, C, R1, R1]
     if cfg.stages == 1:
@@ -445,4 +446,6 @@ SPEC = ModelSpec(
     generate=_generate,
     canonical=_canonical,
     noise_shapes=_noise_shapes,
+    conditions=("text",),
+    mismatched=True,
 )

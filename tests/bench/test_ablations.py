@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import bench.ablations as ab
+from bench.runs import RUN_COLUMNS
 from bench.spec import Unit
 from bench.tables.stackgan import TABLE
 
@@ -51,7 +52,7 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
     assert ab.main(argv + ["--resume"]) == 0
     assert sorted(calls) == [("stage1-hi", 0), ("stage1-hi", 1)]  # failed cells retried, finished ones kept
     runs = pd.read_csv(tmp_path / "runs.csv")
-    assert list(runs.columns) == ab.RUN_COLUMNS
+    assert list(runs.columns) == RUN_COLUMNS
     assert ((runs["row"] == "stage1-lo") & (runs["metric"] == "is_mean")).sum() == 2
 
 

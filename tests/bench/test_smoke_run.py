@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 import bench.ablations as ab
+from bench.runs import RUN_COLUMNS
 from bench.tables.stackgan import TABLE
 
 ROWS = [r.id for r in TABLE.rows_for("smoke")]
@@ -21,7 +22,7 @@ def out(tmp_path_factory):
 
 def test_runs_csv_has_every_cell_and_its_provenance(out):
     runs = pd.read_csv(out / "runs.csv")
-    assert list(runs.columns) == ab.RUN_COLUMNS
+    assert list(runs.columns) == RUN_COLUMNS
     assert not (runs["metric"] == "__failed__").any(), runs[runs["metric"] == "__failed__"]["error"].tolist()
     cells = runs.drop_duplicates(["row", "seed"])
     assert sorted(zip(cells["row"], cells["seed"])) == sorted((r, s) for r in ROWS for s in (0, 1))

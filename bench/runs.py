@@ -1,0 +1,43 @@
+"""``runs.csv``: the tidy results file, one line per (table row, seed, metric).
+
+The runner (:mod:`bench.ablations`) appends to it and the report (:mod:`bench.report`) reads it;
+both import this module, so neither imports the other to reach the file.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "checkpoint", "wall_time_s", "error"]
+
+
+def read_runs(path: Path) -> pd.DataFrame:
+    """The rows of ``path``, or an empty frame with :data:`RUN_COLUMNS` when it does not exist yet."""
+    if path.is_file():
+        return pd.read_csv(path, keep_default_na=True)
+    return pd.DataFrame(columns=RUN_COLUMNS)
+
+
+def append_runs(path: Path, records: list[dict]) -> None:
+    """Append ``records`` atomically: write the whole new file beside the old one, then rename.
+    A lock file serialises writers, so several processes (e.g. one per seed) can share ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".runs.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = read_runs(path)
+        new = pd.DataFrame(records, columns=RUN_COLUMNS)
+        df = new if old.empty else pd.concat([old, new], ignore_index=True)
+        fd, tmp = tempfile.mkstemp(prefix=".runs.", suffix=".csv", dir=path.parent)
+        os.close(fd)
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+
+
+def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
+    """(row, seed) pairs with at least one successful metric value."""
+    ok = runs.dropna(subset=["value"])
+    return {(r, int(s)) for r, s in zip(ok["row"], ok["seed"])}
