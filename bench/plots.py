@@ -45,27 +45,69 @@ def plot_metrics(runs: pd.DataFrame, order: list[str], paper: dict[str, dict], p
     return path
 
 
-def sample_sheet(checkpoint: Path, captions: list[str], seeds: list[int], path: Path) -> Path:
-    """Generated images of one row: a line per caption, a column per seed (stage1 beside the final
-    image for stacked models)."""
+SHEET_ITEMS = tuple(range(0, 6 * 37, 37))  # the test items whose conditions every sample sheet shows
+
+
+def sheet_conditions(pipe, items=SHEET_ITEMS) -> tuple[dict, list[str]]:
+    """``generate`` keywords for the conditions of test ``items`` of the pipeline's dataset, of the
+    pipeline's kinds, and one row label each: the caption, the class, the structure map's item, or,
+    for an unconditional model, the seeds of the row. Every row of a table gets the same ones."""
+    from core.data import load_dataset
+
+    kinds = pipe.conditions
+    if not kinds:
+        return {}, [f"samples (row {r + 1})" for r in range(len(items))]
+    test = load_dataset(pipe.cfg.dataset, split="test", resolution=pipe.resolution, root=pipe.cfg.dataset_root,
+                        seed=0)
+    items = [i for i in items if i < len(test)] or [0]
+    data = [test[i] for i in items]
+    cond, names = {}, [""] * len(items)
+    if "text" in kinds:
+        cond["captions"] = [d["caption"] for d in data]
+        names = cond["captions"]
+    if "label" in kinds:
+        import torch
+
+        cond["labels"] = torch.tensor([d["label"] for d in data])
+        classes = list(getattr(test, "class_names", None) or [])
+        names = [f"{n}  [class {d['label']}{': ' + classes[d['label']] if d['label'] < len(classes) else ''}]".strip()
+                 for n, d in zip(names, data)]
+    if "structure" in kinds:
+        import torch
+
+        cond["structure"] = torch.stack([d["normals"] for d in data])
+        names = [f"{n}  [normals of test item {i}]".strip() for n, i in zip(names, items)]
+    return cond, names
+
+
+def sample_sheet(checkpoint: Path, seeds: list[int], path: Path, items=SHEET_ITEMS) -> Path:
+    """Generated images of one table row: a line per condition of :func:`sheet_conditions`, a column
+    per seed (stage1 beside the final image for stacked models); an unconditional model's line ``r``
+    uses seeds ``seeds + r · len(seeds)``."""
     import torch
 
     from core.pipeline import Pipeline
     from core.viz import captioned_rows
 
     pipe = Pipeline.from_checkpoint(checkpoint)
-    caps = [c for c in captions for _ in seeds]
-    out = pipe.generate(caps, seeds=list(seeds) * len(captions))
+    conditions, row_names = sheet_conditions(pipe, items)
+    rows, k = len(row_names), len(seeds)
+    if conditions:
+        repeated = {key: ([v for v in val for _ in seeds] if isinstance(val, list) else val.repeat_interleave(k, 0))
+                    for key, val in conditions.items()}
+        out = pipe.generate(**repeated, seeds=list(seeds) * rows)
+    else:
+        out = pipe.generate(seeds=[s + r * k for r in range(rows) for s in seeds])
     res = pipe.resolution
     cols = []
-    for s in range(len(seeds)):
+    for s in range(k):
         for name in ("stage1", "image"):
             if name in out:
-                img = out[name].view(len(captions), len(seeds), *out[name].shape[1:])[:, s]
+                img = out[name].view(rows, k, *out[name].shape[1:])[:, s]
                 if img.shape[-1] != res:
                     img = torch.nn.functional.interpolate(img, size=res, mode="nearest")
                 cols.append(img)
     grid = torch.stack(cols, dim=1)  # [R, K, C, H, W]
     path.parent.mkdir(parents=True, exist_ok=True)
-    captioned_rows(grid, captions).save(path)
+    captioned_rows(grid, row_names).save(path)
     return path

@@ -30,7 +30,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, wall_time_s: float,
-                  n_seeds: int, machine: str, sample_captions: list[str] | None = None) -> dict:
+                  n_seeds: int, machine: str) -> dict:
     runs = read_runs(out / "runs.csv")
     values = runs[runs["metric"] != "__failed__"]
     paper = {r.id: r.paper for r in rows}
@@ -43,12 +43,8 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     if not values.dropna(subset=["value"]).empty:
         shown = values[values["metric"].isin(table.display) | values["metric"].str.startswith("inception_fid")]
         plots.append(plot_metrics(shown, order, paper, out / "ablation.png"))
-    # one sample sheet per row, from seed 0's model: the same captions and noise seeds for every row
-    if sample_captions is None:
-        from core.data import load_dataset
-
-        test = load_dataset(args.dataset, split="test", resolution=16, seed=0)
-        sample_captions = [test[i]["caption"] for i in range(0, min(len(test), 6 * 37), 37)][:6]
+    # one sample sheet per row, from seed 0's model: the same test items' conditions (captions, labels,
+    # structure maps; none for an unconditional model) and the same noise seeds for every row
     sheets = {}
     for row in rows:
         ck = values[(values["row"] == row.id) & (values["seed"] == 0)]["checkpoint"].dropna()
@@ -56,8 +52,7 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
             (out / "samples" / f"{row.id}.png").unlink(missing_ok=True)
         else:
             try:
-                sheets[row.id] = sample_sheet(out / ck.iloc[0], sample_captions, [0, 1, 2, 3],
-                                              out / "samples" / f"{row.id}.png")
+                sheets[row.id] = sample_sheet(out / ck.iloc[0], [0, 1, 2, 3], out / "samples" / f"{row.id}.png")
             except FileNotFoundError:
                 pass  # the checkpoint lives on another machine: keep the report, skip the sheet
     cells = runs.drop_duplicates(["row", "seed"])
