@@ -46,8 +46,17 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_last: int = 3                   # periodic checkpoints kept (milestones are always kept)
     device: str = "auto"                 # "auto" | "cpu" | "cuda"
+    # torch intra-op threads. Float results depend on it (1 vs 2 threads is not bit-identical), so the
+    # loop sets it and stores the resolved count; 0: the process's current count (resolved at start)
+    num_threads: int = 0
     bf16: bool = False                   # bf16 autocast (CUDA only)
-    channels_last: bool = False          # channels_last memory format (CUDA only)
+    compile: bool = False                # torch.compile the sub-networks (GPU runs; ~40 s of compiling per phase)
+    data_on_device: bool = False         # decode every training item once and keep the batch tensors on the
+                                         # device (no per-step decoding or host-to-device copies)
+    finite_check: str = "auto"           # "step": read each loss back and stop before a non-finite update;
+                                         # "log": check at log/checkpoint steps (no host sync in the step);
+                                         # "auto": step on CPU, log on GPU
+    channels_last: bool = False          # channels_last memory format for images and conv weights
     num_workers: int = 0
     init_from: str | None = None         # checkpoint/run dir whose sub-networks initialise this run
     init_modules: tuple[str, ...] = ()   # which sub-networks to copy from init_from (e.g. ("ca1", "netG1"))
@@ -67,6 +76,13 @@ class TrainConfig:
 
         return dataclasses.replace(self, model=get_model_spec(self.model_name).canonical(self.model))
 
+    def differences(self, given: "TrainConfig") -> list[str]:
+        """What would make ``given`` train another run than this (stored) config: ``"key: stored x, given
+        y"`` for each canonical field that differs. A stored ``num_threads`` of 0 predates the field
+        (unknown) and matches any count."""
+        stored = self if self.num_threads else dataclasses.replace(self, num_threads=given.num_threads)
+        return dict_differences(stored.canonical().to_dict(), given.canonical().to_dict())
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
@@ -81,6 +97,18 @@ class TrainConfig:
         check_keys(spec.config_cls, model_d, "model config")
         d["model"] = spec.config_cls(**{k: _coerce(spec.config_cls, k, v) for k, v in model_d.items()})
         return cls(**{k: _coerce(cls, k, v) for k, v in d.items()})
+
+
+def dict_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """``"key: stored a, given b"`` for every (nested, dotted) key whose values differ."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += dict_differences(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: stored {va!r}, given {vb!r}")
+    return out
 
 
 def check_keys(cls, d: dict, what: str) -> None:

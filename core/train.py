@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import random
 import shutil
@@ -30,8 +31,8 @@ from tqdm import tqdm
 from core.checkpoint import (find_checkpoint, git_sha, list_checkpoints, load_submodule, load_training_state,
                              load_weights, parse_frozen, write_checkpoint)
 from core.conditioning import BatchConditions, resolve_text_encoder
-from core.config import TrainConfig, build_config, parse_value
-from core.data.base import DatasetError
+from core.config import TrainConfig, dict_differences, build_config, parse_value
+from core.data.base import DatasetError, item_fields
 from core.errors import ConfigError, NonFiniteLossError
 from core.models import DataInfo, Phase, StepContext, available_models, get_model_spec, seeded_noise
 
@@ -123,9 +124,18 @@ def batch_indices(step: int, n: int, batch_size: int, seed: int, rank: int = 0, 
 _TENSOR_KEYS = ("image", "normals", "mask")
 
 
-def collate(dataset, index: torch.Tensor) -> dict:
-    items = [dataset[int(i)] for i in index]
-    batch = {k: torch.stack([it[k] for it in items]) for k in _TENSOR_KEYS if k in items[0]}
+def batch_keys(spec, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The item entries a model's batches need: the image, the label, the normals of a structure
+    condition and whatever else the model declares (``ModelSpec.batch_keys``)."""
+    keys = ["image", "label"] + (["normals"] if "structure" in kinds else []) + list(spec.batch_keys)
+    return tuple(dict.fromkeys(keys))
+
+
+def collate(dataset, index: torch.Tensor, keys: tuple[str, ...] = _TENSOR_KEYS) -> dict:
+    """``{key: [B, ...]}`` for the tensor entries ``keys`` of the items ``index`` ``[B]`` (those a
+    dataset has), plus ``label`` ``[B]`` and ``index``; only those entries are read from the dataset."""
+    items = [item_fields(dataset, int(i), tuple(keys) + ("label",)) for i in index]
+    batch = {k: torch.stack([it[k] for it in items]) for k in keys if k in _TENSOR_KEYS and k in items[0]}
     batch["label"] = torch.tensor([int(it["label"]) for it in items])
     batch["index"] = index.clone()
     return batch
@@ -138,6 +148,40 @@ def load_training_data(cfg: TrainConfig):
     opts = {"size": cfg.dataset_size} if cfg.dataset_size else {}
     return load_dataset(cfg.dataset, split="train", resolution=cfg.resolution, root=cfg.dataset_root,
                         seed=cfg.dataset_seed, **opts)
+
+
+class DeviceData:
+    """Every training item's batch entries decoded once into tensors on ``device``, so a batch is an
+    index into them: the same values as :func:`collate` (items are a function of their index), without
+    per-step decoding or host-to-device copies."""
+
+    def __init__(self, dataset, keys: tuple[str, ...], device: torch.device, progress: bool = False):
+        n = len(dataset)
+        first = item_fields(dataset, 0, tuple(keys) + ("label",))
+        self.tensors = {k: torch.empty((n, *first[k].shape), dtype=first[k].dtype)
+                        for k in keys if k in _TENSOR_KEYS and k in first}  # {key: [N, ...]}
+        labels = torch.empty(n, dtype=torch.long)
+        for i in tqdm(range(n), desc="data to device", disable=not progress, unit="item"):
+            item = first if i == 0 else item_fields(dataset, i, tuple(keys) + ("label",))
+            for k, t in self.tensors.items():
+                t[i] = item[k]
+            labels[i] = int(item["label"])
+        self.tensors = {k: t.to(device) for k, t in self.tensors.items()}
+        self.tensors["label"] = labels.to(device)
+        self.device = device
+
+    def batch(self, index: torch.Tensor) -> dict:
+        i = index.to(self.device)
+        return {**{k: t[i] for k, t in self.tensors.items()}, "index": i}
+
+
+def _host_losses(losses: dict, step: int) -> dict[str, float]:
+    """Losses as floats (one host sync when they are still tensors); raises on a non-finite one."""
+    out = {k: float(v) for k, v in losses.items()}
+    for k, v in out.items():
+        if k.startswith("loss_") and not math.isfinite(v):
+            raise NonFiniteLossError(k, v, step, deferred=True)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,32 +308,23 @@ def _logger(run_dir: Path, resume_step: int | None):
 RESUME_MAY_CHANGE = ("device", "num_workers")
 
 
-def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
-    out = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _config_diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}: stored {va!r}, given {vb!r}")
-    return out
-
-
 def _resume_config(stored: TrainConfig, given: TrainConfig, run_dir: Path) -> TrainConfig:
     """The config a resumed run continues with: the stored one, except for :data:`RESUME_MAY_CHANGE`.
+    A ``num_threads`` of 0 (auto) in ``given`` takes the stored count (thread counts change float results).
 
     Raises:
         ConfigError: the given config would train something else (the message lists the differences).
     """
     keep = {k: getattr(given, k) for k in RESUME_MAY_CHANGE}
-    diff = _config_diff(stored.canonical().to_dict(), dataclasses.replace(given, **{
-        k: getattr(stored, k) for k in RESUME_MAY_CHANGE}).canonical().to_dict())
+    if given.num_threads == 0:
+        given = dataclasses.replace(given, num_threads=stored.num_threads)
+    aligned = dataclasses.replace(given, **{k: getattr(stored, k) for k in RESUME_MAY_CHANGE})
+    diff = stored.differences(aligned)
     if diff:
         raise ConfigError(f"--resume: run {run_dir} was started with another config ({'; '.join(diff)}). Resume "
                           f"with the same settings, or train into a new --out")
-    resumed = dataclasses.replace(stored, **keep)
-    ignored = _config_diff(stored.to_dict(), dataclasses.replace(given, **{
-        k: getattr(stored, k) for k in RESUME_MAY_CHANGE}).to_dict())
+    resumed = dataclasses.replace(stored, num_threads=stored.num_threads or given.num_threads, **keep)
+    ignored = [d for d in dict_differences(stored.to_dict(), aligned.to_dict()) if not d.startswith("num_threads:")]
     if ignored:
         print(f"note: --resume keeps the stored values of fields this model does not use ({'; '.join(ignored)})",
               file=sys.stderr)
@@ -298,7 +333,8 @@ def _resume_config(stored: TrainConfig, given: TrainConfig, run_dir: Path) -> Tr
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           step_hook=None) -> Path:
-    """Train ``cfg`` into run directory ``out``; return it.
+    """Train ``cfg`` into run directory ``out``; return it. Runs with ``cfg.num_threads`` torch threads
+    and gives the caller's thread count back afterwards.
 
     Args:
         cfg: the resolved run configuration.
@@ -313,6 +349,14 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         DatasetError: the dataset cannot be read.
         NonFiniteLossError: a loss became NaN/inf.
     """
+    threads = torch.get_num_threads()
+    try:
+        return _train(cfg, out, resume, progress, step_hook)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step_hook) -> Path:
     run_dir = Path(out)
     device = _init_distributed(resolve_device(cfg.device))
     rank, world = dist_info()
@@ -335,6 +379,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             cfg = _resume_config(stored, cfg, run_dir)
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"run directory {run_dir} already exists; choose a new --out or pass --resume")
+    if cfg.num_threads == 0:
+        cfg = dataclasses.replace(cfg, num_threads=torch.get_num_threads())
+    if cfg.num_threads < 1:
+        raise ConfigError(f"num_threads must be >= 1 (or 0 for the current count), got {cfg.num_threads}")
+    torch.set_num_threads(cfg.num_threads)
     frozen = frozen_networks(cfg)
     if world > 1:
         dist.barrier()  # every rank has checked the directory before rank 0 creates it
@@ -343,11 +392,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         (run_dir / "config.json").write_text(cfg.to_json())
 
     conds = BatchConditions(dataset, kinds, spec.mismatched, cfg.text_encoder, cfg.dataset)
+    keys = batch_keys(spec, kinds)
+    if cfg.finite_check not in ("auto", "step", "log"):
+        raise ConfigError(f"finite_check must be 'auto', 'step' or 'log', got {cfg.finite_check!r}")
+    check_each_step = cfg.finite_check == "step" or (cfg.finite_check == "auto" and device.type == "cpu")
+    on_device = DeviceData(dataset, keys, device, progress and rank == 0) if cfg.data_on_device else None
     sample = dataset[0]
     info = DataInfo(channels=sample["image"].shape[0], resolution=cfg.resolution, embed_dim=conds.embed_dim,
                     num_classes=conds.num_classes, structure_channels=conds.structure_channels)
     model = build_model(cfg, info).to(device)
-    if cfg.channels_last and device.type == "cuda":
+    if cfg.channels_last:  # CPU too: measured by bench.perf; changes float results, so it is a config field
         model = model.to(memory_format=torch.channels_last)
     phases = spec.phases(cfg)
     total = sum(p.steps for p in phases)
@@ -392,12 +446,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
             for role, s in opt_states.items():
                 opts[role].load_state_dict(s)
             opt_states = None
-        nets = {name: m for name, m in model.named_children()}
+        modules = dict(model.named_children())
+        nets = dict(modules)
         if world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             for name in sorted(phase.trainable()):  # same order on every rank
                 nets[name] = DDP(getattr(model, name), device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:
+            nets = {name: torch.compile(m) for name, m in nets.items()}
+            modules = {name: torch.compile(m) for name, m in modules.items()}
         bar.set_description(f"{cfg.model_name}:{phase.name}")
         while step < phase_end:
             lrs = {}
@@ -406,25 +464,30 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 for g in opt.param_groups:
                     g["lr"] = lrs[f"lr_{role}"]
             index = batch_indices(step, len(dataset), cfg.batch_size, cfg.data_seed, rank, world)
-            batch = conds.add(collate(dataset, index), index, gen)
+            batch = on_device.batch(index) if on_device is not None else collate(dataset, index, keys)
+            batch = conds.add(batch, index, gen)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            if cfg.channels_last and device.type == "cuda":
+            if cfg.channels_last:
                 batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step)
+            ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step, modules=modules,
+                              check_finite=check_each_step)
             spec.train_step(batch, ctx)
             step += 1
             bar.update(1)
+            milestone = step == phase_end
+            logging = step % cfg.log_every == 0 or milestone
+            if logging or step % cfg.checkpoint_every == 0 or step_hook is not None:
+                ctx.losses = _host_losses(ctx.losses, step)  # deferred check: before any log or checkpoint
             if step_hook is not None:
                 step_hook(step, ctx.losses)
             if rank == 0:
-                if step % cfg.log_every == 0 or step == phase_end:
+                if logging:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in ctx.losses.items() if k.startswith("loss")})
                     rec = {"step": step, "phase": phase.name, "time": round(time.time() - t0, 3), **lrs, **ctx.losses}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(rec) + "\n")
                 if step % cfg.sample_every == 0 or step == total:
                     save_sample_grid(spec, model, cfg, fixed_cond, run_dir / "samples" / f"step_{step:07d}.png")
-            milestone = step == phase_end
             if step % cfg.checkpoint_every == 0 or milestone:
                 _save(run_dir, model, cfg, meta, step, phase, opts, gen, rank, world,
                       name=("final" if step == total else f"phase-{phase.name}") if milestone else None)

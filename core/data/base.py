@@ -114,6 +114,10 @@ class DatasetSubset(Dataset):
     def __getitem__(self, index: int) -> dict:
         return self.dataset[int(self.indices[index])]  # raises IndexError beyond the subset
 
+    def item(self, index: int, keys) -> dict:
+        """Only ``keys`` of item ``index`` (see :func:`item_fields`)."""
+        return item_fields(self.dataset, int(self.indices[index]), keys)
+
     def _take(self, values):
         """The rows of a per-item sequence (array, tensor or list) at :attr:`indices`."""
         if isinstance(values, (list, tuple)):
@@ -137,6 +141,16 @@ class DatasetSubset(Dataset):
         if name in self.PER_ITEM and value is not None:
             return self._take(value)
         return value
+
+
+def item_fields(dataset: Dataset, index: int, keys) -> dict:
+    """The entries ``keys`` of item ``index``: through ``dataset.item(index, keys)`` where the dataset
+    offers it (``shapes`` then skips decoding normals and masks nobody asked for), else ``dataset[index]``
+    filtered. Either way the values equal those of ``dataset[index]``."""
+    if hasattr(dataset, "item"):
+        return dataset.item(index, keys)
+    full = dataset[index]
+    return {k: full[k] for k in keys if k in full}
 
 
 def subset_indices(n: int, size: int, seed: int, shuffled: bool) -> np.ndarray:

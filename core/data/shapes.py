@@ -812,22 +812,34 @@ class ShapesDataset(Dataset):
         """Integer id of each categorical attribute of item ``i`` (keys as :attr:`ATTRIBUTES`)."""
         return {k: int(v) for k, v in zip(self.ATTRIBUTES, self.attribute_ids[i])}
 
-    def __getitem__(self, i: int) -> dict:
+    @property
+    def labels(self) -> np.ndarray:
+        """``[N]`` class ids (the shape), without rendering any item."""
+        return np.asarray(self.scenes.shape, dtype=np.int64)
+
+    ITEM_KEYS = ("image", "label", "caption", "captions", "attributes", "normals", "mask")
+
+    def item(self, i: int, keys=ITEM_KEYS) -> dict:
+        """Only the entries ``keys`` of item ``i`` (the training loop asks for what its model uses, so
+        normals and masks are decoded only when needed); values equal those of ``self[i]``."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} items")
         i = int(i) % len(self)
         j = self._index[i]
         r = self._rendered
-        normals = decode_normals(r.normals[j])  # [3, H, W] unit
-        return {
-            "image": to_image_tensor(np.array(r.images[j])),  # [3, H, W] in [-1, 1]
-            "label": int(self.scenes.shape[i]),
-            "caption": self._captions[i][self._choice[i]],
-            "captions": list(self._captions[i]),
-            "attributes": self.scenes.attributes(i),
-            "normals": torch.from_numpy(normals),
-            "mask": torch.from_numpy(np.array(r.mask[j], dtype=np.float32))[None],  # [1, H, W]
+        make = {
+            "image": lambda: to_image_tensor(np.array(r.images[j])),  # [3, H, W] in [-1, 1]
+            "label": lambda: int(self.scenes.shape[i]),
+            "caption": lambda: self._captions[i][self._choice[i]],
+            "captions": lambda: list(self._captions[i]),
+            "attributes": lambda: self.scenes.attributes(i),
+            "normals": lambda: torch.from_numpy(decode_normals(r.normals[j])),  # [3, H, W] unit
+            "mask": lambda: torch.from_numpy(np.array(r.mask[j], dtype=np.float32))[None],  # [1, H, W]
         }
+        return {k: make[k]() for k in keys if k in make}
+
+    def __getitem__(self, i: int) -> dict:
+        return self.item(i)
 
 
 def eval_size(split: str, n: int) -> int:

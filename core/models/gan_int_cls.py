@@ -114,21 +114,22 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
         loss_d = losses.d_loss_matching_aware(s_r, s_w, s_f)
     ctx.update("d", loss_d)
 
-    with ctx.autocast():
-        g_images, g_text = fake, right
-        if cfg.interp:
-            # GAN-INT: β-mixture of this batch's embeddings with a shifted copy (no real image exists)
-            k = max(1, B // 2)
-            mix = cfg.interp_beta * right[:k] + (1 - cfg.interp_beta) * right.roll(1, 0)[:k]
-            z_int = torch.randn(k, cfg.z_dim, device=real.device)
-            g_images = torch.cat([fake, G(z_int, mix)])
-            g_text = torch.cat([right, mix])
-        s = D(g_images, g_text).float()
-        loss_g = losses.g_loss_nonsaturating(s[:B])
-        if cfg.interp:
-            loss_int = losses.g_loss_nonsaturating(s[B:])
-            loss_g = loss_g + cfg.interp_weight * loss_int
-    ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_fake=torch.sigmoid(s_f).mean())
+    with ctx.fixed("netD") as D_fixed:  # G's step: D is a fixed function (no weight gradients)
+        with ctx.autocast():
+            g_images, g_text = fake, right
+            if cfg.interp:
+                # GAN-INT: β-mixture of this batch's embeddings with a shifted copy (no real image exists)
+                k = max(1, B // 2)
+                mix = cfg.interp_beta * right[:k] + (1 - cfg.interp_beta) * right.roll(1, 0)[:k]
+                z_int = torch.randn(k, cfg.z_dim, device=real.device)
+                g_images = torch.cat([fake, G(z_int, mix)])
+                g_text = torch.cat([right, mix])
+            s = D_fixed(g_images, g_text).float()
+            loss_g = losses.g_loss_nonsaturating(s[:B])
+            if cfg.interp:
+                loss_int = losses.g_loss_nonsaturating(s[B:])
+                loss_g = loss_g + cfg.interp_weight * loss_int
+        ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_fake=torch.sigmoid(s_f).mean())
 
 
 def _generate(model: GanIntCls, condition: dict, noise: dict) -> dict:

@@ -304,7 +304,7 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
 
     with ctx.autocast():
         if phase == "stage1":
-            D = nets["netD1"]
+            d_name = "netD1"
             factor = real.shape[-1] // cfg.stage1_resolution
             if factor > 1:  # Stage-I's real images: the batch area-downsampled to W0
                 real = F.avg_pool2d(real, factor)  # [B, C, R1, R1]
@@ -313,7 +313,7 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
             fake = nets["netG1"](c1, z)  # [B, C, R1, R1]
             d_right, d_wrong = (mu1.detach(), mu1_wrong.detach()) if mu_mode else (right, wrong)
         else:
-            D = nets["netD2"]
+            d_name = "netD2"
             finetune = phase == "finetune"
             stage1_wrong = wrong if (mu_mode and not cfg.text_twice) else None
             with contextlib.nullcontext() if finetune else torch.no_grad():
@@ -329,6 +329,7 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
             fake = nets["netG2"](s0, c2)  # [B, C, R, R]
             d_right, d_wrong = (mu_right.detach(), mu_wrong.detach()) if mu_mode else (right, wrong)
 
+        D = nets[d_name]
         # D is called once per (image, condition) group, as in the reference code: with batch norm
         # in D, a batch mixing real and fake images would be normalised differently from the
         # all-fake batch of the G step, and G would be trained against a D it never meets.
@@ -341,19 +342,20 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
             loss_d = (_bce(s_r, 1.0) + _bce(u_r, 1.0)) / 2 + (_bce(s_f, 0.0) + _bce(s_w, 0.0) + _bce(u_f, 0.0)) / 3
     ctx.update("d", loss_d)
 
-    with ctx.autocast():
-        s, u = D(fake, d_right)
-        loss_adv = losses.g_loss_nonsaturating(s.float())
-        if u is not None:
-            loss_adv = loss_adv + losses.g_loss_nonsaturating(u.float())
-        loss_g, parts = loss_adv, {"g_adv": loss_adv.detach()}
-        kl_terms = [(m, lv) for m, lv in kl_terms if lv is not None]  # CA off: no KL term at all
-        if kl_terms:
-            kl = sum(losses.kl_loss(m.float(), lv.float(), cfg.kl_reduction) for m, lv in kl_terms)
-            loss_g = loss_g + _kl_weight(cfg, ctx.step) * kl
-            parts["kl"] = kl.detach()
-    ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_wrong=torch.sigmoid(s_w).mean(),
-               d_fake=torch.sigmoid(s_f).mean(), **parts)
+    with ctx.fixed(d_name) as D_fixed:  # G's step: D is a fixed function (no weight gradients)
+        with ctx.autocast():
+            s, u = D_fixed(fake, d_right)
+            loss_adv = losses.g_loss_nonsaturating(s.float())
+            if u is not None:
+                loss_adv = loss_adv + losses.g_loss_nonsaturating(u.float())
+            loss_g, parts = loss_adv, {"g_adv": loss_adv.detach()}
+            kl_terms = [(m, lv) for m, lv in kl_terms if lv is not None]  # CA off: no KL term at all
+            if kl_terms:
+                kl = sum(losses.kl_loss(m.float(), lv.float(), cfg.kl_reduction) for m, lv in kl_terms)
+                loss_g = loss_g + _kl_weight(cfg, ctx.step) * kl
+                parts["kl"] = kl.detach()
+        ctx.update("g", loss_g, d_real=torch.sigmoid(s_r).mean(), d_wrong=torch.sigmoid(s_w).mean(),
+                   d_fake=torch.sigmoid(s_f).mean(), **parts)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,8 +16,18 @@ ROWS = [r.id for r in TABLE.rows_for("smoke")]
 def out(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "stackgan"
     assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--out", str(out),
-                    "--no-progress"]) == 0
+                    "--no-progress", "--jobs", "2"]) == 0
     return out
+
+
+def test_seeds_ran_in_parallel_processes_one_thread_each(out):
+    """--jobs 2: one worker process per seed (each with its log), every run trained with 1 thread."""
+    import json
+
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["seeds-0.log", "seeds-1.log"]
+    configs = [json.loads(p.read_text()) for p in (out / "runs").glob("*/config.json")]
+    assert configs and {c["num_threads"] for c in configs} == {1}
+    assert {c["model_seed"] for c in configs} == {0, 1}
 
 
 def test_runs_csv_has_every_cell_and_its_provenance(out):
