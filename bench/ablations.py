@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from bench.provenance import code_fingerprint, dirty_code
 from bench.runs import append_runs, finished_cells, read_runs
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
@@ -101,22 +102,52 @@ def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float
     return run, total
 
 
+def scoring_resolutions(table: Table, args) -> tuple[int, int]:
+    """(side every row is scored at, side whose visible attributes every row is judged on): the table's
+    highest and lowest final resolutions (PROTOCOL.md §9-10)."""
+    sides = [unit_config(r.unit, args.preset, 0, args.dataset, args.device, Path("."), args.threads).resolution
+             for r in table.rows_for(args.preset)]
+    return max(sides), min(sides)
+
+
 def score(run: Path, table: Table, args, seed: int) -> dict[str, float]:
-    """Every score of the run's final model on the test split (same evaluation seed for every row)."""
+    """Every score of the run's final model on the test split: the same evaluation seed, real reference
+    set, scoring resolution and scored attributes for every row."""
     from core.metrics import evaluate
     from core.pipeline import Pipeline
 
     pipe = Pipeline.from_checkpoint(run)
+    high, low = scoring_resolutions(table, args)
     return dict(evaluate(pipe, pipe.cfg.dataset, metrics=list(table.metrics), n=args.eval_n or table.eval_n[args.preset],
                          seed=EVAL_SEED, inception=args.inception, data_seed=pipe.cfg.dataset_seed,
-                         progress=not args.no_progress))
+                         progress=not args.no_progress, score_resolution=high, attributes_at=low))
+
+
+def device_kind(device: str) -> str:
+    """The device a cell runs on, as recorded: ``cpu`` or ``cuda: <GPU name>``."""
+    if device == "cpu" or not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda: {torch.cuda.get_device_name(0)}"
+
+
+def code_runs_dir(out: Path, args) -> Path:
+    """Run directories of the code that runs now: ``<out>/runs/<code fingerprint>``, so runs trained by
+    other code are never resumed or reused."""
+    return out / "runs" / fingerprint_of(args)
+
+
+def fingerprint_of(args) -> str:
+    if getattr(args, "fingerprint", None) is None:
+        args.fingerprint = code_fingerprint(args.paper)
+    return args.fingerprint
 
 
 def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
-    base = {"row": row.id, "seed": seed, "preset": args.preset, "dataset": args.dataset, "git_sha": git_sha()}
+    base = {"row": row.id, "seed": seed, "preset": args.preset, "dataset": args.dataset, "git_sha": git_sha(),
+            "code_fingerprint": fingerprint_of(args), "device": device_kind(args.device), "threads": args.threads}
     t0 = time.time()
     try:
-        run, _ = train_unit(row.unit, args, seed, out / "runs")
+        run, _ = train_unit(row.unit, args, seed, code_runs_dir(out, args))
         values = score(run, table, args, seed)
         wall = round(time.time() - t0, 1)
         ckpt = os.path.relpath(run / "checkpoints" / "final", out)
@@ -149,6 +180,9 @@ def parse_args(argv=None):
     p.add_argument("--report-only", action="store_true",
                    help="write ablation.csv, verdicts, plots and the report from runs.csv without running cells")
     p.add_argument("--no-report", action="store_true", help="run cells only (used by the --jobs workers)")
+    p.add_argument("--verify", nargs=2, metavar=("ROW", "SEED"), default=None,
+                   help="retrain one cell from scratch (in a temporary directory) and check that it reproduces "
+                        "the numbers runs.csv holds for it, bit for bit; exit 1 if not")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per cell (default 1: one process per core is 1.3-1.6x faster than one "
                         "process using every core; the count is stored with each run, as it changes float results)")
@@ -195,12 +229,51 @@ def run_jobs(args, argv: list[str], seeds: list[int], out: Path) -> None:
             print(f"warning: the process for seeds {group} exited with {code}; see {log.name}", file=sys.stderr)
 
 
+def verify(table: Table, rows: list[Row], args, out: Path) -> int:
+    """``--verify ROW SEED``: retrain the cell from scratch and compare every score with runs.csv's."""
+    import tempfile
+
+    import pandas as pd
+
+    row_id, seed = args.verify[0], int(args.verify[1])
+    row = next((r for r in rows if r.id == row_id), None)
+    if row is None:
+        print(f"error: unknown row {row_id!r}; rows are {[r.id for r in rows]}", file=sys.stderr)
+        return 2
+    runs = read_runs(out / "runs.csv")
+    mine = runs[(runs["row"] == row_id) & (runs["seed"] == seed)].dropna(subset=["value"])
+    if "code_fingerprint" in mine:
+        same = mine[mine["code_fingerprint"].astype(str) == args.fingerprint]
+    else:
+        same = mine.iloc[0:0]
+    if same.empty:
+        found = sorted(set(mine["code_fingerprint"].dropna().astype(str))) if "code_fingerprint" in mine else []
+        print(f"error: {out / 'runs.csv'} holds no cell ({row_id}, seed {seed}) of this code (fingerprint "
+              f"{args.fingerprint}; the file has {found or 'none'}). Check out the commit that produced it "
+              f"(its git_sha column) and verify there.", file=sys.stderr)
+        return 2
+    expected = same.drop_duplicates("metric", keep="last").set_index("metric")["value"]
+    torch.set_num_threads(args.threads)  # scoring runs in this process: the cells' thread count
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+        records = run_cell(row, seed, table, args, Path(tmp))
+    got = pd.DataFrame(records).set_index("metric")["value"]
+    wall = time.time() - t0
+    lines = [f"{m}: committed {expected[m]!r}, retrained {got.get(m, float('nan'))!r}"
+             + ("" if m in got and got[m] == expected[m] else "   <-- differs") for m in expected.index]
+    print(f"verify {row_id} seed {seed} (code {args.fingerprint}, {args.threads} thread(s), {wall:.0f} s):\n  "
+          + "\n  ".join(lines))
+    same_all = all(m in got and got[m] == expected[m] for m in expected.index)
+    print("reproduced bit for bit" if same_all else "NOT reproduced", file=sys.stderr)
+    return 0 if same_all else 1
+
+
 def list_rows(table: Table, rows: list[Row], args) -> None:
-    runs_dir = Path(args.out) / "runs"
     for row in rows:
         print(f"== {row.id}: {row.label}  (paper: {row.paper or '-'})")
         for u in chain(row.unit):
-            cfg = unit_config(u, args.preset, 0, args.dataset, args.device, runs_dir, args.threads)
+            cfg = unit_config(u, args.preset, 0, args.dataset, args.device,
+                              code_runs_dir(Path(args.out), args), args.threads)
             print(f"   unit {u.key(args.preset, 0)}: " + json.dumps(
                 {k: v for k, v in cfg.to_dict().items() if k in ("model_name", "resolution", "model", "init_modules")},
                 sort_keys=True))
@@ -220,13 +293,21 @@ def main(argv=None) -> int:
     if args.list:
         list_rows(table, rows, args)
         return 0
+    fingerprint = fingerprint_of(args)
+    if args.verify:
+        return verify(table, rows, args, out)
+    dirty = dirty_code()
+    if dirty and args.preset != "smoke" and not args.report_only:
+        print("error: the code has uncommitted changes; a table's cells must come from one clean commit "
+              "(PROTOCOL.md §6). Commit or stash them first:\n  " + "\n  ".join(dirty), file=sys.stderr)
+        return 2
     runs_csv = out / "runs.csv"
     if runs_csv.exists() and not (args.resume or args.report_only):
         print(f"error: {runs_csv} exists; pass --resume to continue it or choose another --out", file=sys.stderr)
         return 2
     n_seeds = args.seeds or table.default_seeds[args.preset]
     selected = [r for r in rows if not args.only or r.id in args.only]
-    done = finished_cells(read_runs(runs_csv))
+    done = finished_cells(read_runs(runs_csv), fingerprint)
     seeds = [s for s in range(n_seeds) if not args.seed or s in args.seed]
     cells = [] if args.report_only else [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
     t0 = time.time()
@@ -239,7 +320,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
     for row, seed in bar:
-        if (row.id, seed) in finished_cells(read_runs(runs_csv)):
+        if (row.id, seed) in finished_cells(read_runs(runs_csv), fingerprint):
             continue  # finished meanwhile by another process sharing --out
         bar.set_postfix_str(f"{row.id} seed {seed}")
         append_runs(runs_csv, run_cell(row, seed, table, args, out))

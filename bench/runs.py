@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "checkpoint", "wall_time_s", "error"]
+# code_fingerprint: bench.provenance.code_fingerprint of the code that produced the cell; device: the
+# device kind it ran on ("cpu", "cuda: <name>"); threads: torch threads (float results depend on both)
+RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "code_fingerprint", "device",
+               "threads", "checkpoint", "wall_time_s", "error"]
 
 
 def read_runs(path: Path) -> pd.DataFrame:
@@ -37,7 +40,11 @@ def append_runs(path: Path, records: list[dict]) -> None:
         os.replace(tmp, path)
 
 
-def finished_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
-    """(row, seed) pairs with at least one successful metric value."""
+def finished_cells(runs: pd.DataFrame, fingerprint: str | None = None) -> set[tuple[str, int]]:
+    """(row, seed) pairs with at least one successful metric value; with ``fingerprint``, only cells
+    produced by that code (cells of other code, or older files without the column, are stale)."""
     ok = runs.dropna(subset=["value"])
+    if fingerprint is not None:
+        column = ok["code_fingerprint"] if "code_fingerprint" in ok else pd.Series("", index=ok.index)
+        ok = ok[column.astype(str) == fingerprint]
     return {(r, int(s)) for r, s in zip(ok["row"], ok["seed"])}

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from core.metrics import (
-    MetricsError, RealDataPipeline, caption_attributes, conditional_accuracy, diversity, evaluate, load_classifier,
+    MetricsError, RealDataPipeline, caption_attributes, conditional_accuracy, diversity, evaluate, evaluate_images,
+    load_classifier,
     load_normal_predictor, load_real, normal_consistency,
 )
 from core.metrics import fidelity as fd
@@ -227,7 +228,7 @@ def test_cli_scores_a_folder_of_images(shapes_test, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == result
     assert result["scores"]["fid"] < 1e-3  # the same 100 images as the first 100 test items
-    assert result["meta"]["kid_subset_size"] == 100 and result["meta"]["n_real"] == 100
+    assert result["meta"]["kid_subset_size"] == 10 and result["meta"]["n_real"] == 100  # default n/10
     assert cli(["score", "--images", str(folder), "--dataset", "shapes", "--metrics", "cond_acc", "--quiet"]) == 2
     assert "condition" in capsys.readouterr().err
 
@@ -289,3 +290,45 @@ def test_evaluate_scores_a_trained_checkpoint_through_the_cli(tmp_path):
     assert result["meta"]["dataset"] == "shapes" and result["meta"]["resolution"] == cfg.resolution
     for k in ("is_mean", "fid", "kid_mean", "precision", "cond_acc", "diversity"):
         assert np.isfinite(result["scores"][k]), k
+
+
+# ------------------------------------------------------------------ comparable scoring (PROTOCOL.md §9-10)
+def test_kid_std_is_nonzero_with_subsets_smaller_than_n(shapes_test):
+    """With the default subset (n/10) KID's spread over subsets means something; a subset of n gives 0."""
+    fake = shapes_test.images[100:300]
+    s = evaluate_images(fake, "shapes", metrics=["kid"], n=200, cache=False)
+    assert s.meta["kid_subset_size"] == 20 and s["kid_std"] > 0
+    whole = evaluate_images(fake, "shapes", metrics=["kid"], n=200, kid_subset_size=200, cache=False)
+    assert whole["kid_std"] < 1e-5 < s["kid_std"]  # one subset of all n: no spread (float noise only)
+
+
+def test_scoring_at_a_common_resolution(shapes_test):
+    """A 16-px generator scored at 64 px meets the 64-px real reference set: its images are upscaled with
+    the documented filter, so real images downscaled to 16 and back score near the real set, and the
+    scores equal those of the upscaled images scored directly."""
+    from core.metrics.evaluate import resize_images
+
+    small = load_real("shapes", "test", 16, n=200)
+
+    class InOrder:  # "generates" test item i for condition i, at 16 px
+        resolution, conditions, pos = 16, ("text",), 0
+
+        def generate(self, captions, seeds, **_):
+            out = small.images[self.pos:self.pos + len(captions)].float().div(127.5).sub(1)
+            self.pos += len(captions)
+            return {"image": out}
+
+    pipe = InOrder()
+    s = evaluate(pipe, "shapes", metrics=["fid", "cond_acc"], n=200, cache=False, score_resolution=64,
+                 attributes_at=16)
+    assert s.meta["resolution"] == 64 and s.meta["native_resolution"] == 16
+    assert any("scored at 64x64" in n for n in s.meta["notes"])
+    direct = evaluate_images(resize_images(small.images, 64), "shapes", metrics=["fid"], n=200, cache=False)
+    assert abs(s["fid"] - direct["fid"]) < 1e-6
+    native = evaluate(InOrder(), "shapes", metrics=["fid", "cond_acc"], n=200, cache=False)
+    assert native.meta["resolution"] == 16 and abs(native["fid"] - s["fid"]) > 1e-3  # another reference set
+    # every row is judged on the attributes a 16-px image can show, whatever it is scored at
+    assert "cond_acc_texture" not in s and set(k for k in s if k.startswith("cond_acc_")) == \
+        set(k for k in native if k.startswith("cond_acc_"))
+    up = resize_images(small.images[:2], 64)
+    assert up.dtype == torch.uint8 and up.shape == (2, 3, 64, 64)

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="evaluation seed (noise seeds are drawn from it)")
     s.add_argument("--data-seed", type=int, default=None, help="dataset seed (default: the checkpoint's)")
     s.add_argument("--diversity-k", type=int, default=10, help="samples per condition for diversity")
-    s.add_argument("--kid-subset-size", type=int, default=1000, help="KID subset size (clamped to n)")
+    s.add_argument("--kid-subset-size", type=int, default=None,
+                   help="KID subset size (default n/10: subsets smaller than n, so KID's std means something)")
     s.add_argument("--classifier", default=None, help="evaluation classifier directory "
                                                      "(default: results/classifiers/<dataset>)")
     s.add_argument("--inception", action="store_true",

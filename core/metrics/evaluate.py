@@ -64,6 +64,19 @@ def noise_seeds(seed: int, n: int, stream: int = 0) -> list[int]:
     return np.random.default_rng([int(seed), int(stream)]).integers(0, 2**31 - 1, n).tolist()
 
 
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``[N, C, H, W]`` → uint8 ``[N, C, size, size]`` with PIL bicubic (anti-aliased when
+    shrinking), the filter :func:`core.data.base.resize_uint8` resizes real images with; unchanged
+    when already that size."""
+    if images.shape[-1] == size:
+        return images
+    from core.data.base import resize_uint8
+
+    arrays = images.permute(0, 2, 3, 1).numpy()  # [N, H, W, C]
+    out = [resize_uint8(a[..., 0] if a.shape[-1] == 1 else a, size) for a in arrays]
+    return torch.from_numpy(np.stack([o[..., None] if o.ndim == 2 else o for o in out])).permute(0, 3, 1, 2).contiguous()
+
+
 def condition_kinds(pipeline: GeneratorLike) -> tuple[str, ...]:
     """The condition kinds a pipeline (or stand-in) generates from; ``("text",)`` when it does not say."""
     return tuple(getattr(pipeline, "conditions", ("text",)))
@@ -165,9 +178,10 @@ CONDITIONAL = ("cond_acc",)
 
 def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Iterable[str] | None = None,
              n: int = 2000, seed: int = 0, inception: bool = False, *, split: str = "test",
-             data_seed: int | None = None, inception_weights: str | None = None, kid_subset_size: int = 1000,
+             data_seed: int | None = None, inception_weights: str | None = None, kid_subset_size: int | None = None,
              isc_splits: int = 10, diversity_k: int = 10, classifier: str | Path | None = None,
-             batch_size: int = 250, cache: bool = True, progress: bool = False) -> Scores:
+             batch_size: int = 250, cache: bool = True, progress: bool = False, score_resolution: int | None = None,
+             attributes_at: int | None = None) -> Scores:
     """Generate ``n`` images from the conditions of ``n`` test items and score them against real ones.
 
     The conditions are of the pipeline's kinds (``pipeline.conditions``): captions, class labels,
@@ -191,13 +205,22 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
         data_seed: dataset seed (default: ``pipeline.cfg.data_seed``, else 0).
         inception_weights: torch-fidelity's Inception weights file; if given, its own
             ``inception-v3-compat`` is used (and IS is reported too).
-        kid_subset_size: KID subset size, clamped to ``n`` (the size used is in ``meta``).
+        kid_subset_size: KID subset size (default ``n // 10``, at least 2: subsets smaller than ``n``, so
+            KID's spread over subsets means something; clamped to ``n``; the size used is in ``meta``).
         isc_splits: IS splits.
         diversity_k: samples per condition for diversity (over ``n // k`` conditions).
         classifier: evaluation classifier directory (default: the dataset's shipped one).
         batch_size: generation chunk size.
         cache: cache real-image features under ``core.cache.cache_dir("fidelity")``.
         progress: progress bars.
+        score_resolution: score every image at this side (a table's highest resolution, so rows at
+            different resolutions meet one real reference set): generated images are resized from the
+            pipeline's resolution with :func:`resize_images` (PIL bicubic on uint8, anti-aliased when
+            shrinking: the filter ``core.data`` resizes real images with), real ones are loaded at it.
+            Default: the pipeline's resolution.
+        attributes_at: score conditional accuracy only on attributes images of this side can show (a
+            table's lowest resolution, so every row is judged on the same attributes). Default: the
+            pipeline's resolution.
     Returns:
         The :class:`Scores` (flat floats; provenance and timings in ``.meta``).
     Raises:
@@ -217,11 +240,13 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     if not dataset:
         raise MetricsError("pass dataset= (the pipeline has no cfg.dataset)")
     data_seed = data_seed if data_seed is not None else int(getattr(cfg, "data_seed", 0) or 0)
-    resolution = int(pipeline.resolution)
+    native = int(pipeline.resolution)
+    resolution = int(score_resolution or native)  # the side every image is scored at
+    kid_subset_size = int(kid_subset_size) if kid_subset_size else max(2, n // 10)
     domain = [m for m in chosen if m in ("cond_acc", "diversity")]
     clf_path = _classifier_path(dataset, classifier, required=bool(domain) or not (inception or inception_weights))
     meta = {"dataset": dataset, "split": split, "n": n, "seed": seed, "data_seed": data_seed,
-            "resolution": resolution, "metrics": chosen, "conditions": list(kinds), "classifier": str(clf_path) if clf_path else None,
+            "resolution": resolution, "native_resolution": native, "metrics": chosen, "conditions": list(kinds), "classifier": str(clf_path) if clf_path else None,
             "notes": [], "seconds": {}}
     if clf_path is None:
         meta["notes"].append(f"no evaluation classifier for {dataset}: only inception_* fidelity metrics")
@@ -229,13 +254,19 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     t = time.time()
     real = load_real(dataset, split, resolution, n=n, seed=data_seed, normals="structure" in kinds,
                      progress=progress)
+    # structure maps condition the generator at its own resolution
+    cond_real = (real if resolution == native or "structure" not in kinds else
+                 load_real(dataset, split, native, n=n, seed=data_seed, normals=True, progress=progress))
     meta["n_real"] = len(real)
     meta["seconds"]["load_real"] = round(time.time() - t, 2)
     cond = torch.arange(n) % len(real)  # [n] condition (real item) of each generated image
-    conditions = _conditions_of(real, cond, kinds, dataset, split)
+    conditions = _conditions_of(cond_real, cond, kinds, dataset, split)
 
     t = time.time()
-    fake, fake_normals = _generate(pipeline, conditions, noise_seeds(seed, n), batch_size, progress, "eval")
+    native_fake, fake_normals = _generate(pipeline, conditions, noise_seeds(seed, n), batch_size, progress, "eval")
+    fake = resize_images(native_fake, resolution)  # [n, C, R, R] uint8 at the scoring side
+    if resolution != native:
+        meta["notes"].append(f"generated at {native}x{native}, scored at {resolution}x{resolution} (PIL bicubic)")
     meta["seconds"]["generate"] = round(time.time() - t, 2)
     if len(fake) != n:
         raise MetricsError(f"pipeline.generate returned {len(fake)} images for {n} conditions")
@@ -254,9 +285,11 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
             stated = stated_mask(conditions["captions"], list(asked), dataset)
         else:  # a class label states the class, read by the classifier's class head
             asked, stated = {clf.is_head: real.labels[cond]}, None
-        skip = unresolvable_attributes(dataset, resolution)
+        shown_at = int(attributes_at or native)
+        skip = unresolvable_attributes(dataset, shown_at) | unresolvable_attributes(dataset, native)
         if skip:
-            meta["notes"].append(f"not scored at {resolution}x{resolution} (the data cannot show it): {sorted(skip)}")
+            meta["notes"].append(f"not scored (images of {min(shown_at, native)}x{min(shown_at, native)} cannot "
+                                 f"show it): {sorted(skip)}")
         scores.update(conditional_accuracy(predicted, asked, stated, skip))
         meta["seconds"]["cond_acc"] = round(time.time() - t, 2)
     if "diversity" in chosen:
@@ -267,8 +300,9 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
         n_cond = max(1, min(len(real), n // k))
         # k samples of each of n_cond conditions (an unconditional model: n_cond groups of k samples)
         div_items = torch.arange(n_cond).repeat_interleave(k)  # [n_cond * k]
-        div_images, _ = _generate(pipeline, _conditions_of(real, div_items, kinds, dataset, split),
+        div_images, _ = _generate(pipeline, _conditions_of(cond_real, div_items, kinds, dataset, split),
                                   noise_seeds(seed, n_cond * k, stream=1), batch_size, progress, "diversity")
+        div_images = resize_images(div_images, resolution)
         features, _ = clf.net.predict(div_images, progress=progress)  # [n_cond * k, F]
         scores["diversity"] = diversity(features.view(n_cond, k, -1))
         meta["diversity_conditions"], meta["diversity_k"] = n_cond, k
@@ -279,10 +313,10 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
                                "each image was generated from (S²-GAN's structure output), or a "
                                "structure-conditioned pipeline")
         t = time.time()
-        scores["normal_error_deg"] = normal_consistency(fake, fake_normals)
+        scores["normal_error_deg"] = normal_consistency(native_fake, fake_normals)
         relief = fake_normals[:, 2:3] < RELIEF_COS  # [N, 1, H, W] pixels whose normal tilts > 5°
         if relief.any():
-            scores["normal_error_deg_relief"] = normal_consistency(fake, fake_normals, relief)
+            scores["normal_error_deg_relief"] = normal_consistency(native_fake, fake_normals, relief)
         meta["seconds"]["normals"] = round(time.time() - t, 2)
     meta["seconds"]["total"] = round(time.time() - t0, 2)
     return Scores(scores, meta)
@@ -290,7 +324,7 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
 
 def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str] | None = None, n: int | None = None,
                     seed: int = 0, inception: bool = False, *, split: str = "test", data_seed: int = 0,
-                    inception_weights: str | None = None, kid_subset_size: int = 1000, isc_splits: int = 10,
+                    inception_weights: str | None = None, kid_subset_size: int | None = None, isc_splits: int = 10,
                     classifier: str | Path | None = None, batch_size: int = 250, cache: bool = True,
                     progress: bool = False) -> Scores:
     """Score a set of images (e.g. a folder of PNGs) against a dataset: IS, FID, KID, PRC only.
@@ -317,6 +351,7 @@ def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str] |
     chosen = _check_metrics(metrics, FIDELITY, FIDELITY)
     fake = to_uint8(images)[:n] if n else to_uint8(images)
     resolution = int(fake.shape[-1])
+    kid_subset_size = int(kid_subset_size) if kid_subset_size else max(2, len(fake) // 10)
     clf_path = _classifier_path(dataset, classifier, required=not (inception or inception_weights))
     meta = {"dataset": dataset, "split": split, "n": len(fake), "data_seed": data_seed, "resolution": resolution,
             "metrics": chosen, "classifier": str(clf_path) if clf_path else None, "notes": [], "seconds": {}}

@@ -25,7 +25,7 @@ def test_seeds_ran_in_parallel_processes_one_thread_each(out):
     import json
 
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["seeds-0.log", "seeds-1.log"]
-    configs = [json.loads(p.read_text()) for p in (out / "runs").glob("*/config.json")]
+    configs = [json.loads(p.read_text()) for p in (out / "runs").glob("*/*/config.json")]  # runs/<code>/<unit>
     assert configs and {c["num_threads"] for c in configs} == {1}
     assert {c["model_seed"] for c in configs} == {0, 1}
 
