@@ -102,8 +102,10 @@ HELD_OUT = (
 )
 POSITION_JITTER = 0.08  # max offset of the object centre from the canvas centre (canvas units)
 ELEVATION_RANGE = (45.0, 65.0)  # light elevation above the image plane, degrees
-SPLITS = {"train": 0, "test": 1, "test_unseen": 1}  # test_unseen = held-out items of test
-DEFAULT_SIZE = {"train": 10_000, "test": 2_000, "test_unseen": 2_000}
+# test_unseen = held-out items of test; val: scenes drawn like test's from their own stream (disjoint from
+# train and test), for choosing presets and architectures: the test split is never used for that
+SPLITS = {"train": 0, "test": 1, "test_unseen": 1, "val": 2}
+DEFAULT_SIZE = {"train": 10_000, "test": 2_000, "test_unseen": 2_000, "val": 2_000}
 N_CAPTIONS = 6
 # categorical attributes -> their values (attribute_ids columns follow this order)
 ATTRIBUTES = {
@@ -212,17 +214,18 @@ def _background_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 def sample_scenes(split: str, size: int, seed: int) -> Scenes:
-    """Draw the attributes of ``size`` scenes of ``split`` (``train`` or ``test``) from ``seed``.
+    """Draw the attributes of ``size`` scenes of ``split`` (``train``, ``test`` or ``val``) from ``seed``.
 
     Scenes are drawn in blocks of 1024 from ``SeedSequence([seed, split, block])``, so a smaller set
-    is a prefix of a larger one. ``train`` never contains a :data:`HELD_OUT` pair; in ``test``, item
-    ``i`` is a held-out pair exactly when ``i % 10 == 9`` (so 8 of 80 pairs get 1/10 of the items).
+    is a prefix of a larger one. ``train`` never contains a :data:`HELD_OUT` pair; in ``test`` (and
+    ``val``, drawn the same way from its own stream), item ``i`` is a held-out pair exactly when
+    ``i % 10 == 9`` (so 8 of 80 pairs get 1/10 of the items).
 
     Returns:
         The scenes (attributes only; see :func:`render_scenes`).
     """
-    if split not in ("train", "test"):
-        raise DatasetError(f"shapes: cannot sample split {split!r}; expected 'train' or 'test'")
+    if split not in ("train", "test", "val"):
+        raise DatasetError(f"shapes: cannot sample split {split!r}; expected 'train', 'test' or 'val'")
     seen, held = _combos()
     bg_table, bg_count = _background_table()
     parts = []
@@ -230,7 +233,7 @@ def sample_scenes(split: str, size: int, seed: int) -> Scenes:
         rng = np.random.default_rng(np.random.SeedSequence([seed, SPLITS[split], block]))
         n = _BLOCK
         index = block * _BLOCK + np.arange(n)
-        is_held = (index % 10 == 9) if split == "test" else np.zeros(n, dtype=bool)
+        is_held = (index % 10 == 9) if split in ("test", "val") else np.zeros(n, dtype=bool)
         pick_seen = seen[rng.integers(0, len(seen), n)]  # [n, 2]
         pick_held = held[rng.integers(0, len(held), n)]  # [n, 2]
         combo = np.where(is_held[:, None], pick_held, pick_seen)
@@ -628,7 +631,7 @@ def make_captions(scenes: Scenes, split: str, seed: int) -> tuple[list[list[str]
 
     Args:
         scenes: the scenes of a whole split, from :func:`sample_scenes`.
-        split: ``train`` or ``test`` (seeds the draws).
+        split: ``train``, ``test`` or ``val`` (seeds the draws).
         seed: data seed.
     Returns:
         ``(captions, choice)``: ``N`` lists of ``N_CAPTIONS`` lowercase captions (none mentions the
@@ -867,11 +870,11 @@ def build_shapes(split: str = "train", resolution: int = 64, root: str | None = 
     """Build the ``shapes`` dataset (``root`` is ignored: the data is rendered, not read).
 
     Args:
-        split: ``train``, ``test`` or ``test_unseen``.
+        split: ``train``, ``test``, ``test_unseen`` or ``val`` (for choosing presets: never ``test``).
         resolution: image side, 16..256.
         root: ignored.
         seed: data seed.
-        size: number of scenes (default 10,000 for train, 2,000 for test and test_unseen's test).
+        size: number of scenes (default 10,000 for train, 2,000 for val, test and test_unseen's test).
         **unknown: ``cache`` (bool, default True) is the only other option.
     Raises:
         DatasetError: bad split, resolution, size or seed, or an unknown option.

@@ -281,8 +281,8 @@ def test_bad_resolution_is_a_clear_error(resolution):
 def test_bad_options_are_clear_errors():
     with pytest.raises(DatasetError, match=r"unknown option\(s\) \['colour'\]"):
         load_dataset("shapes", size=4, colour="red")
-    with pytest.raises(DatasetError, match="unknown split 'val'"):
-        load_dataset("shapes", split="val", size=4)
+    with pytest.raises(DatasetError, match="unknown split 'valid'"):
+        load_dataset("shapes", split="valid", size=4)
     with pytest.raises(DatasetError, match="size must be a positive integer"):
         load_dataset("shapes", size=0)
     with pytest.raises(DatasetError, match="seed must be a non-negative integer"):
@@ -305,3 +305,16 @@ def test_bench_render_10k_at_64(benchmark):
         rounds=3, iterations=1,
     )
     assert len(ds) == 10_000
+
+
+def test_val_split_is_disjoint_from_train_and_test_and_drawn_like_test():
+    """`val` (PROTOCOL.md §3: presets are chosen on it, never on `test`) has its own scenes."""
+    from core.data.shapes import sample_scenes
+
+    train, test, val = (sample_scenes(s, 500, 0) for s in ("train", "test", "val"))
+    key = lambda sc: {(round(float(x), 9), round(float(y), 9)) for x, y in zip(sc.x, sc.y)}  # noqa: E731
+    assert not key(val) & key(train) and not key(val) & key(test)
+    assert val.held_out.tolist() == test.held_out.tolist()  # every tenth item a zero-shot pair, as in test
+    assert (sample_scenes("val", 200, 0).x == val.x[:200]).all()  # a smaller set is a prefix
+    ds = load_dataset("shapes", "val", resolution=16, size=20)
+    assert len(ds) == 20 and ds[3]["image"].shape == (3, 16, 16)
