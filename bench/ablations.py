@@ -189,6 +189,9 @@ def parse_args(argv=None):
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="seeds trained in parallel, one process each (default: one per core)")
     p.add_argument("--no-progress", action="store_true")
+    from bench.launch import add_launcher_arguments
+
+    add_launcher_arguments(p)  # --launcher local|slurm|debug and the SLURM options (submitit)
     return p.parse_args(argv)
 
 
@@ -313,7 +316,12 @@ def main(argv=None) -> int:
     t0 = time.time()
     given = list(argv if argv is not None else sys.argv[1:])
     pending = sorted({s for _, s in cells})
-    if args.jobs > 1 and len(pending) > 1:
+    if args.launcher and cells:  # independent jobs through submitit (a cluster, or local processes)
+        from bench.launch import launch_cells
+
+        launch_cells(args.paper, [(r.id, s) for r, s in cells], args, out)  # at most --jobs local jobs at once
+        cells = []
+    elif args.jobs > 1 and len(pending) > 1:
         run_jobs(args, given, pending, out)
         cells = []
     else:
