@@ -1,7 +1,7 @@
 """Run benchmark cells as independent jobs through `submitit <https://github.com/facebookincubator/submitit>`_:
 local processes (``--launcher local``), a SLURM cluster (``--launcher slurm``) or in-process (``--launcher debug``).
 
-Every job runs :func:`bench.ablations.run_cell` in a fresh Python process for each of its cells and
+Every job runs :func:`bench.cells.run_cell` in a fresh Python process for each of its cells and
 appends the records to ``<out>/runs.csv`` itself (:func:`bench.runs.append_runs` is atomic under a
 lock file), so the result is the same ``runs.csv`` whichever launcher ran the cells, and a cell
 finished before a crash or a cancelled job is kept.
@@ -98,7 +98,7 @@ def plain_options(args: argparse.Namespace) -> dict:
 
 
 def run_cell_job(cell: Cell) -> list[dict]:
-    """Run one cell: rebuild the table and ``args``, ``bench.ablations.run_cell``, append its records to
+    """Run one cell: rebuild the table and ``args``, ``bench.cells.run_cell``, append its records to
     ``<out>/runs.csv``; returns the records. Raises for a cell that cannot start (e.g. an unknown row)."""
     import torch
 
@@ -109,7 +109,7 @@ def run_cell_job(cell: Cell) -> list[dict]:
     try:
         if cell.cwd:
             os.chdir(cell.cwd)
-        from bench import ablations
+        from bench import cells as ablations  # the cell runner, without the CLI
         from bench.runs import append_runs
 
         table = ablations.get_table(cell.paper)
@@ -336,7 +336,7 @@ def launch_cells(table_paper: str, cells: list, args: argparse.Namespace, out: P
     """Run ``cells`` (``(row id, seed)`` pairs; a :class:`bench.spec.Row` also works in place of the id)
     of ``table_paper`` as submitit jobs with ``args.launcher`` and the ``--slurm-*`` options, appending
     to ``<out>/runs.csv``. Returns one :class:`Outcome` per cell (the caller may ignore it)."""
-    from bench.ablations import chain, get_table
+    from bench.cells import chain, get_table
 
     preset = getattr(args, "preset", "quick")
     launcher = getattr(args, "launcher", None) or "local"

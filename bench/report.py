@@ -1,17 +1,29 @@
-"""``ablation.csv``, ``verdicts.csv``, plots, and ``report.md`` / ``report.html`` from ``runs.csv``."""
+"""``ablation.csv``, ``verdicts.csv``, ``comparisons.csv``, plots, and ``report.md`` / ``report.html`` from
+``runs.csv`` (and the seed plan, ``plan.csv``, when one was declared before running).
+
+The report follows PROTOCOL.md §12–§16: it starts with a plain-language summary (which claims held,
+which were contradicted, which are inconclusive, which were declared underpowered and what they would
+need), states whether one commit and one command regenerate it, gives every claim's verdict on its
+declared metric with effect, 95% interval, seeds and minimum detectable effect at 80% power, with the
+paper's own metric beside it, and labels the every-claim-on-every-metric table exploratory, with
+Holm's correction.
+"""
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.plots import plot_metrics, sample_sheet
 from bench.runs import read_runs
-from bench.spec import HIGHER_IS_BETTER, Row, Table
-from bench.stats import INCONCLUSIVE, aggregate, judge
+from bench.spec import Row, Table
+from bench.stats import (CAP, CONTRADICTED, INCONCLUSIVE, REPRODUCED, UNDERPOWERED, aggregate, comparisons, holm,
+                         judge, plan_seeds, read_plan)
+
+PROTOCOL = "../shared/PROTOCOL.md"
 
 
 def _fmt(mean, std=None, digits=3) -> str:
@@ -23,21 +35,133 @@ def _fmt(mean, std=None, digits=3) -> str:
     return s
 
 
+def _ci(e, lo, hi, digits=3) -> str:
+    if e is None or e != e:
+        return "–"
+    return f"{e:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
+def _num(x, digits=3) -> str:
+    if x is None or x != x:
+        return "–"
+    return "∞" if math.isinf(x) else f"{x:.{digits}g}"
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- provenance
+
+def provenance(runs: pd.DataFrame) -> dict:
+    """Where the cells of ``runs`` come from (PROTOCOL.md §6–§7), one entry per cell (row, seed):
+
+    ``cells``; ``commits`` (distinct git SHAs without the ``-dirty`` mark); ``dirty`` (cells from a tree
+    with uncommitted changes); ``unknown_sha`` (cells without a SHA); ``fingerprints`` (distinct code
+    fingerprints, or None when ``runs`` has no such column) and ``unknown_fingerprint``; ``devices`` and
+    ``threads`` (distinct recorded values, None when not recorded); ``single``: one clean commit (and one
+    fingerprint, where recorded) for every cell; ``sha`` / ``fingerprint``: that commit and fingerprint."""
+    cells = runs.drop_duplicates(["row", "seed"], keep="last") if len(runs) else runs
+    sha = cells["git_sha"].astype("string") if "git_sha" in cells else pd.Series([], dtype="string")
+    sha = sha.where(sha.notna() & (sha.str.strip() != ""), None)
+    known = sha.dropna()
+    commits = sorted({s.removesuffix("-dirty") for s in known})
+    dirty = int(known.str.endswith("-dirty").sum())
+    info = {"cells": len(cells), "commits": commits, "dirty": dirty, "unknown_sha": int(sha.isna().sum()),
+            "fingerprints": None, "unknown_fingerprint": 0, "devices": None, "threads": None}
+    fp_ok = True
+    if "code_fingerprint" in cells:
+        fp = cells["code_fingerprint"].astype("string")
+        fp = fp.where(fp.notna() & (fp.str.strip() != ""), None)
+        info["fingerprints"] = sorted(set(fp.dropna()))
+        info["unknown_fingerprint"] = int(fp.isna().sum())
+        fp_ok = len(info["fingerprints"]) == 1 and info["unknown_fingerprint"] == 0
+    for col, key in (("device", "devices"), ("threads", "threads")):
+        if col in cells:
+            v = cells[col].dropna().astype(str)
+            info[key] = sorted(set(v)) + (["unrecorded"] if cells[col].isna().any() else [])
+    info["single"] = bool(len(cells) and len(commits) == 1 and dirty == 0 and info["unknown_sha"] == 0 and fp_ok)
+    info["sha"] = commits[0] if info["single"] else None
+    info["fingerprint"] = info["fingerprints"][0] if info["single"] and info["fingerprints"] else None
+    return info
+
+
+def _provenance_lines(p: dict) -> tuple[str, list[str]]:
+    """(the "- Code:" line, a prominent warning for the summary or [])."""
+    if not p["cells"]:
+        return "- Code: no cells yet", []
+    if p["single"]:
+        fp = f", code fingerprint `{p['fingerprint']}`" if p["fingerprint"] else ""
+        return (f"- Code: every cell comes from commit `{p['sha']}`{fp}, on a clean tree; `git checkout {p['sha']}` "
+                "and the command under *Reproduce* regenerate this report", [])
+    why = [f"{len(p['commits'])} commit{'s' if len(p['commits']) != 1 else ''}"]
+    if p["dirty"]:
+        why.append(f"{p['dirty']} of {p['cells']} cells from a tree with uncommitted changes")
+    if p["unknown_sha"]:
+        why.append(f"{p['unknown_sha']} cells without a recorded commit")
+    if p["fingerprints"] is not None:
+        if len(p["fingerprints"]) > 1:
+            why.append(f"{len(p['fingerprints'])} code fingerprints")
+        if p["unknown_fingerprint"]:
+            why.append(f"{p['unknown_fingerprint']} cells without a code fingerprint")
+    what = "; ".join(why)
+    line = (f"- Code: **not one clean commit** — the {p['cells']} cells come from {what}. No single commit and "
+            "command regenerate these numbers")
+    warn = [f"> **Not reproducible from one commit.** The {p['cells']} cells of this table come from {what}, so "
+            "no single commit and command regenerate them (PROTOCOL.md §6). Read every number below as a pilot "
+            "until the table is rerun from one clean commit.", ""]
+    return line, warn
+
+
+def _device_lines(p: dict) -> tuple[str | None, list[str]]:
+    if not p["cells"]:
+        return None, []
+    if p["devices"] is None and p["threads"] is None:
+        return "- Device kind and torch threads per cell: not recorded in `runs.csv` (PROTOCOL.md §7)", []
+    dev = ", ".join(p["devices"] or ["unrecorded"])
+    thr = ", ".join(p["threads"] or ["unrecorded"])
+    line = f"- Device kind: {dev}; torch threads per cell: {thr}"
+    mixed = len(p["devices"] or []) > 1 or len(p["threads"] or []) > 1
+    unrec = "unrecorded" in (p["devices"] or ["unrecorded"]) + (p["threads"] or ["unrecorded"])
+    if mixed or unrec:
+        return line + " — **not one device kind and one thread count** (PROTOCOL.md §7)", [
+            f"> **Mixed or unrecorded devices / thread counts** ({dev}; threads {thr}): float results depend on "
+            "both, so cells of this table are not all comparable bit for bit (PROTOCOL.md §7).", ""]
+    return line, []
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
 def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, wall_time_s: float,
-                  n_seeds: int, machine: str) -> dict:
+                  n_seeds: int, machine: str, plan: pd.DataFrame | str | Path | None = None,
+                  cap: int = CAP) -> dict:
+    """Write every output of a table's directory ``out`` from its ``runs.csv``.
+
+    ``plan``: the seed plan declared before running (a frame from :func:`bench.stats.plan_seeds`, or the
+    path of its CSV); by default ``out/plan.csv`` when it exists. Claims it declares underpowered get
+    that verdict. Without a plan, the report reads these cells as a pilot and plans the next run from
+    them (capped at ``cap`` seeds per row), and says so. Returns the frames written.
+    """
+    out = Path(out)
     runs = read_runs(out / "runs.csv")
     values = runs[runs["metric"] != "__failed__"]
+    if plan is None:
+        plan = read_plan(out / "plan.csv")
+    elif not isinstance(plan, pd.DataFrame):
+        plan = read_plan(Path(plan))
     paper = {r.id: r.paper for r in rows}
     agg = aggregate(values, paper)
     agg.to_csv(out / "ablation.csv", index=False)
-    verdicts = pd.DataFrame([judge(c, values) for c in table.claims])
+    verdicts = pd.DataFrame([judge(c, values, plan=plan, paper_metric=table.paper_metric) for c in table.claims])
     verdicts.to_csv(out / "verdicts.csv", index=False)
+    cmp = [comparisons(c, values) for c in table.claims]
+    cmp = pd.concat(cmp, ignore_index=True) if cmp else pd.DataFrame()
+    cmp.to_csv(out / "comparisons.csv", index=False)
+    pilot_plan = None
+    if plan is None and table.claims and not values.dropna(subset=["value"]).empty:
+        pilot_plan = plan_seeds(table, values, cap=cap)
     order = [r.id for r in rows]
     plots = []
     if not values.dropna(subset=["value"]).empty:
@@ -59,7 +183,7 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     failed = runs[runs["metric"] == "__failed__"]
     total_wall = float(cells["wall_time_s"].sum()) if len(cells) else 0.0
     text = _report_md(table, rows, args, agg, verdicts, command, total_wall, wall_time_s, n_seeds, machine,
-                      plots, sheets, out, failed, runs, cells)
+                      plots, sheets, out, failed, runs, cells, plan=plan, pilot_plan=pilot_plan, cmp=cmp)
     (out / "report.md").write_text(text)
     from markdown_it import MarkdownIt
 
@@ -67,12 +191,13 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     (out / "report.html").write_text(
         "<!doctype html><meta charset='utf-8'><title>" + table.title + "</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>" + html)
-    return {"ablation": agg, "verdicts": verdicts}
+        "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}"
+        "blockquote{border-left:4px solid #c33;margin-left:0;padding-left:1em}</style>" + html)
+    return {"ablation": agg, "verdicts": verdicts, "comparisons": cmp, "plan": plan if plan is not None else pilot_plan}
 
 
 def update_readme(readme: Path, paper: str, report: Path) -> bool:
-    """Copy the report's "Table" and "Claims" sections into ``readme`` between the markers
+    """Copy the report's "Summary", "Table" and "Claims" sections into ``readme`` between the markers
     ``<!-- <paper>-results:start -->`` and ``<!-- <paper>-results:end -->``, with a link to the report.
     Returns False (and changes nothing) when the README has no such markers."""
     start, end = f"<!-- {paper}-results:start -->", f"<!-- {paper}-results:end -->"
@@ -81,69 +206,225 @@ def update_readme(readme: Path, paper: str, report: Path) -> bool:
         return False
     report_text = report.read_text()
     header = [ln for ln in report_text.splitlines() if ln.startswith("- Cells finished") or ln.startswith("- Code")]
+    summary = []
+    if "\n## Summary\n" in report_text:
+        summary = ["**Summary**", "", report_text.split("\n## Summary\n", 1)[1].split("\n## ", 1)[0].strip(), ""]
     body = report_text.split("\n## Table\n", 1)[-1].split("\n## Plots\n", 1)[0].split("\n## Samples\n", 1)[0]
     body = body.replace("\n## Claims\n", "\n**Claims**\n")
     link = os.path.relpath(report, readme.parent)
     block = "\n".join([start, f"_Copied from [`{link}`]({link}) by `--report-only`; do not edit by hand._", "",
-                        *header, "", body.strip(), end])
+                       *header, "", *summary, body.strip(), end])
     readme.write_text(text.split(start, 1)[0] + block + text.split(end, 1)[1])
     return True
 
 
-def _claims_on_every_metric(table: Table, runs: pd.DataFrame, metrics: list[str]) -> list[str]:
-    """The same comparisons as the claims, on every displayed metric: effect [95% CI], in bold where the
-    interval excludes zero. Secondary: the verdicts above use only each claim's declared metric."""
-    others = [m for m in metrics if m in set(runs["metric"])]
+# ---------------------------------------------------------------------------------------------- sections
+
+def _claims_on_every_metric(table: Table, runs: pd.DataFrame, metrics: list[str], alpha: float = 0.05) -> list[str]:
+    """The comparisons of the claims, one line per (claim, rival), on every displayed metric: effect
+    [95% CI], in bold where the Holm-adjusted p-value (over every interval of this table) is below
+    ``alpha``. Exploratory: the verdicts use only each claim's declared metric."""
+    present = set(runs["metric"]) if len(runs) else set()
+    others = [m for m in metrics if m in present]
     if not table.claims or not others:
         return []
-    body, tested, excluded, seen = [], 0, 0, set()
+    lines, seen = [], set()  # (label, {metric: comparison})
     for c in table.claims:
-        if (c.better, c.worse) in seen:  # a claim restated on another metric: same comparison
-            continue
-        seen.add((c.better, c.worse))
-        line = [c.text]
-        for m in others:
-            v = judge(replace(c, metric=m), runs)  # judge reads only metric m's rows
-            if pd.isna(v["effect"]) or v["n"] < 2:
-                line.append("–")
+        for rival in c.worse:
+            key = (c.better, rival, c.paired)
+            if key in seen:  # a claim restated on another metric: the same comparison
                 continue
-            tested += 1
-            cell = f"{v['effect']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-            if v["verdict"] != INCONCLUSIVE:
-                excluded += 1
-                cell = f"**{cell}**"
-            line.append(cell)
-        body.append(line)
-    return ["### Every claim on every metric", "",
-            "The same comparisons on every metric of the table, signed so that positive means \"as the paper "
-            "claims\" (lower FID and KID count as better; higher diversity counts as better). In bold: the 95% "
-            f"interval excludes zero. These are {tested} intervals, so about {0.05 * tested:.0f} could exclude zero by "
-            f"chance alone; {excluded} do. They describe the measurements; the verdicts above use only each "
-            "claim's declared metric.", "", md_table(["claim", *others], body), ""]
+            seen.add(key)
+            label = c.text if len(c.worse) == 1 else f"{c.text} — vs `{rival}`"
+            line = {}
+            for m in others:
+                v = comparisons(type(c)(c.id, c.text, c.better, (rival,), m, paired=c.paired), runs).iloc[0]
+                line[m] = v
+            lines.append((label, line))
+    flat = [(i, m, v) for i, (_, line) in enumerate(lines) for m, v in line.items()
+            if v["n"] >= 2 and v["effect"] == v["effect"] and v["p"] == v["p"]]
+    adj = holm([v["p"] for _, _, v in flat])
+    adj_of = {(i, m): a for (i, m, _), a in zip(flat, adj)}
+    tested = len(flat)
+    raw = sum(1 for _, _, v in flat if v["p"] < alpha)
+    survive = int(np.sum(adj < alpha)) if tested else 0
+    body = []
+    for i, (label, line) in enumerate(lines):
+        cells = [label]
+        for m in others:
+            v = line[m]
+            if (i, m) not in adj_of:
+                cells.append("–")
+                continue
+            cell = _ci(v["effect"], v["ci_low"], v["ci_high"])
+            cells.append(f"**{cell}**" if adj_of[(i, m)] < alpha else cell)
+        body.append(cells)
+    return ["### Every claim on every metric (exploratory)", "",
+            "**Exploratory, not verdicts.** The same comparisons (one line per claim and rival) on every metric of "
+            "the table, signed so that positive means \"as the paper claims\" (lower FID and KID count as better; "
+            f"higher diversity counts as better). These are {tested} intervals, so about {0.05 * tested:.0f} could "
+            f"exclude zero by chance alone at the unadjusted 5% level; {raw} do. In bold: the {survive} of {tested} "
+            "whose difference survives Holm's correction for all of them (Holm-adjusted p < 0.05). They describe "
+            "the measurements; the verdicts above use only each claim's declared metric.", "",
+            md_table(["claim", *others], body), ""]
+
+
+def _cell_hours(runs: pd.DataFrame, row_ids, seeds) -> float:
+    """Core-hours for ``seeds`` seeds of ``row_ids``, at their mean recorded cell wall time (one thread each)."""
+    if not len(runs) or "wall_time_s" not in runs or not math.isfinite(seeds):
+        return math.nan
+    cells = runs.drop_duplicates(["row", "seed"])
+    t = cells.groupby("row")["wall_time_s"].mean()
+    known = [t[r] for r in row_ids if r in t.index and t[r] == t[r]]
+    if len(known) < len(list(row_ids)):
+        return math.nan
+    return float(seeds * sum(known) / 3600)
+
+
+def _plan_rows(plan: pd.DataFrame, table: Table) -> list[list[str]]:
+    text = {c.id: c.text for c in table.claims}
+    body = []
+    for p in plan.itertuples():
+        need = p.seeds_needed
+        body.append([text.get(p.claim, p.claim), p.metric + (" (paired)" if p.paired else ""),
+                     _num(p.pilot_effect), _num(p.pilot_sd), str(p.binding),
+                     "∞" if need == need and math.isinf(need) else _num(need, 6), int(p.seeds), _num(p.mde_at_seeds),
+                     f"{p.power_each:.3g}", "**underpowered**" if p.underpowered else "resolvable", str(p.note or "")
+                     if p.note == p.note else ""])
+    return body
+
+
+PLAN_HEADER = ["claim", "declared metric", "pilot effect", "pilot sd", "sets the count", "seeds needed",
+               "seeds (capped)", "MDE at those seeds", "power each", "plan", "note"]
+
+
+def _summary(table, rows, args, verdicts, plan, pilot_plan, runs, prov_warn, dev_warn, seed_warn) -> list[str]:
+    parts = ["## Summary", ""] + prov_warn + dev_warn + seed_warn
+    k = len(verdicts)
+    if not k:
+        return parts + ["This table declares no claims.", ""]
+
+    def item(v):
+        s = f"*{v['text']}* ({v['metric']}: {_ci(v['effect'], v['ci_low'], v['ci_high'])}, {int(v['n'])} seeds"
+        if "," in str(v["worse"]):
+            s += f", deciding rival `{v['rival']}`"
+        return s + ")"
+
+    by = {x: [v for _, v in verdicts.iterrows() if v["verdict"] == x] for x in
+          (REPRODUCED, CONTRADICTED, INCONCLUSIVE, UNDERPOWERED)}
+    pm = table.paper_metric
+    parts += [f"Each of the {k} claims is judged on the metric its table file declares, before running, for the "
+              f"mechanism the paper gives; the paper's own metric ({pm}) is reported beside it and never replaces "
+              "it. Effects are signed so that positive means \"as the paper says\"; intervals are 95%.", ""]
+    parts.append("- **Held (reproduced):** " + ("; ".join(map(item, by[REPRODUCED])) or "none") + ".")
+    parts.append("- **Contradicted** (the measurements go the other way): "
+                 + ("; ".join(map(item, by[CONTRADICTED])) or "none") + ".")
+    inc = []
+    for v in by[INCONCLUSIVE]:
+        s = item(v)
+        if "guard fails" in str(v["why"]):
+            s += " — above zero, but its non-inferiority guard fails"
+        elif v["mde"] == v["mde"] and math.isfinite(v["mde"]):
+            s += f" — these seeds detect {_num(v['mde'])} with 80% power"
+        inc.append(s)
+    parts.append("- **Inconclusive** (the interval contains zero, or a guard fails): "
+                 + ("; ".join(inc) or "none") + ".")
+    if plan is not None:
+        under = []
+        for v in by[UNDERPOWERED]:
+            p = plan[plan["claim"] == v["claim"]].iloc[-1]
+            need = float(p["seeds_needed"])
+            rows_of = [v["better"], *[r.strip() for r in str(v["worse"]).split(",")]]
+            hours = _cell_hours(runs, rows_of, need)
+            cost = (f"needs {int(need)} seeds per row" + (f" (≈ {hours:,.0f} core-hours for its {len(rows_of)} rows "
+                                                            "at this table's cell times)" if hours == hours else "")
+                    if math.isfinite(need) else "no finite seed count detects the pilot's effect")
+            bind = str(p.get("binding", "") or "")
+            bind = f", set by its {bind}" if bind.startswith("guard") else ""
+            under.append(f"{item(v)} — the pilot's effect {_num(p['pilot_effect'])} {cost}{bind}; the MDE at "
+                         f"{int(p['seeds'])} seeds is {_num(p['mde_at_seeds'])}")
+        parts.append("- **Underpowered** (declared before running, from the pilot's spread, cap "
+                     f"{int(plan['cap'].max())} seeds per row): " + ("; ".join(under) or "none") + ".")
+    else:
+        parts.append("- **Underpowered:** none declared — no seed plan (`plan.csv`) was made before these cells ran, "
+                     "so *inconclusive* above may mean too few seeds; the MDE column says what these seeds can detect.")
+    if pilot_plan is not None and len(pilot_plan):
+        n_conf = int(max(2, pilot_plan.loc[~pilot_plan["underpowered"].astype(bool), "seeds"].max())) \
+            if (~pilot_plan["underpowered"].astype(bool)).any() else int(pilot_plan["cap"].max())
+        hours = _cell_hours(runs, [r.id for r in rows], n_conf)
+        under = pilot_plan[pilot_plan["underpowered"].astype(bool)]
+        finite = under["seeds_needed"][np.isfinite(under["seeds_needed"].astype(float))]
+        s = (f"- **Read as a pilot**, these cells plan the next run (`bench.stats.plan_seeds`, 80% power, cap "
+             f"{int(pilot_plan['cap'].max())}): {len(pilot_plan) - len(under)} of {len(pilot_plan)} claims are "
+             f"resolvable within the cap, at {n_conf} seeds per row ({len(rows)} rows × {n_conf} = "
+             f"{len(rows) * n_conf} cells"
+             + (f", ≈ {hours:,.0f} core-hours at this table's cell times" if hours == hours else "") + "); ")
+        if len(under):
+            s += (f"{len(under)} would be declared underpowered ("
+                  + ", ".join(f"{c}: {'∞' if not math.isfinite(float(n)) else int(n)} seeds"
+                              for c, n in zip(under["claim"], under["seeds_needed"])) + " per row")
+            if len(finite):
+                top = int(finite.max())
+                h2 = _cell_hours(runs, [r.id for r in rows], top)
+                s += (f"; resolving every claim with a finite need takes {top} seeds per row"
+                      + (f", ≈ {h2:,.0f} core-hours" if h2 == h2 else ""))
+            s += "). See *Seed plan*."
+        else:
+            s += "none would be underpowered. See *Seed plan*."
+        parts.append(s)
+    if by[CONTRADICTED] or by[INCONCLUSIVE] or by[UNDERPOWERED]:
+        parts.append(f"- Where a claim did not reproduce, the likely reasons are hypotheses this run does not test: "
+                     f"the training budget (preset `{getattr(args, 'preset', '?')}`), the data "
+                     f"(`{getattr(args, 'dataset', table.dataset)}`, not the paper's), and the resolution; see the "
+                     "notes under *Run*. Nothing here was tuned toward the paper's numbers.")
+    return parts + [""]
 
 
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
-               out, failed, runs, cells) -> str:
+               out, failed, runs, cells, plan=None, pilot_plan=None, cmp=None) -> str:
     present = set(agg["metric"]) if len(agg) else set()
     metrics = [m for m in table.display if m in present] + sorted(
         m for m in present if m.startswith("inception_") and m.endswith(("fid", "kid_mean", "is_mean")))
-    shas = sorted(set(runs["git_sha"].dropna().astype(str))) if len(runs) else []
-    parts = [f"# {table.title}", "",
-             f"- Command: `{command}`",
-             f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {n_seeds} (0–{n_seeds - 1})",
-             f"- Machine: {machine}",
-             f"- Cells finished: {len(cells) - len(failed.drop_duplicates(['row', 'seed']))} of "
-             f"{len(rows) * n_seeds} ({len(rows)} rows × {n_seeds} seeds)"
-             + ("" if len(cells) >= len(rows) * n_seeds else
-                " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
-             f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
-             "- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
-                 f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
-                 for s, g in cells.groupby("seed"))
-             + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
-                if cells["row"].nunique() == len(rows) else ""),
-             f"- Code: git {', '.join(shas) or 'unknown'}",
-             ""]
+    if table.paper_metric in present and table.paper_metric not in metrics:
+        metrics.insert(0, table.paper_metric)
+    prov = provenance(runs[runs["metric"] != "__failed__"] if len(runs) else runs)
+    code_line, prov_warn = _provenance_lines(prov)
+    dev_line, dev_warn = _device_lines(prov)
+    seed_warn = []
+    if plan is not None and "pilot_seeds" in plan and len(cells):
+        pilot = {int(x) for s in plan["pilot_seeds"].dropna().astype(str) for x in s.split() if x.strip().isdigit()}
+        reused = sorted(pilot & {int(s) for s in cells["seed"]})
+        if reused:
+            seed_warn = [f"> **These cells reuse the pilot's training seeds** ({', '.join(map(str, reused))}): the "
+                         "pilot chose the metrics and seed counts, so it cannot also be the evidence "
+                         "(PROTOCOL.md §4).", ""]
+        changed = [c.id for c in table.claims if c.id in set(plan["claim"])
+                   and str(plan.loc[plan["claim"] == c.id, "metric"].iloc[-1]) != c.metric]
+        if changed:
+            seed_warn += [f"> **Declared metric changed after planning** for {', '.join(changed)}: the plan was made "
+                          "on another metric (PROTOCOL.md §1).", ""]
+    seeds_run = sorted({int(s) for s in cells["seed"]}) if len(cells) else []
+    seed_txt = (f"{n_seeds} ({seeds_run[0]}–{seeds_run[-1]})" if seeds_run else str(n_seeds))
+    parts = [f"# {table.title}", ""]
+    parts += _summary(table, rows, args, verdicts, plan, pilot_plan, runs, prov_warn, dev_warn, seed_warn)
+    parts += ["## Run", "",
+              f"- Command: `{command}`",
+              f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {seed_txt}",
+              f"- Machine: {machine}",
+              f"- Cells finished: {len(cells) - len(failed.drop_duplicates(['row', 'seed']))} of "
+              f"{len(rows) * n_seeds} ({len(rows)} rows × {n_seeds} seeds)"
+              + ("" if len(cells) >= len(rows) * n_seeds else
+                 " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
+              f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
+              "- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
+                  f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
+                  for s, g in cells.groupby("seed"))
+              + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
+                 if len(cells) and cells["row"].nunique() == len(rows) else ""),
+              code_line]
+    if dev_line:
+        parts.append(dev_line)
+    parts.append("")
     notes = table.notes(args.preset)
     if notes:
         parts += [notes, ""]
@@ -154,30 +435,32 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     body = []
     for r in rows:
         a = agg[agg["row"] == r.id]
-        cells = []
+        row_cells = []
         for m in metrics:
             x = a[a["metric"] == m]
-            cells.append(_fmt(x["mean"].iloc[0], x["std"].iloc[0]) if len(x) else "–")
+            row_cells.append(_fmt(x["mean"].iloc[0], x["std"].iloc[0]) if len(x) else "–")
         n = int(a["n"].max()) if len(a) else 0
         p = r.paper.get("is_mean")
-        body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *cells, n,
+        body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *row_cells, n,
                      _fmt(*p, digits=2) if p else "–"])
     parts += [md_table(header, body), ""]
-    parts += ["## Claims", "", "Effect = difference of seed means in the claim's direction (positive = as the paper "
-              "says), with a 95% Welch t interval across training seeds. Verdict: *reproduced* if the interval lies "
-              "above 0, *contradicted* if below, *inconclusive* otherwise.", ""]
-    vb = []
-    for _, v in verdicts.iterrows():
-        ci = "–" if pd.isna(v["effect"]) else f"{v['effect']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
-        width = v["ci_high"] - v["ci_low"]
-        half = f"{width / 2:.3f}" if pd.notna(width) and math.isfinite(width) else "–"
-        vb.append([v["text"], f"`{v['better']}` vs `{v.get('rival', v['worse'])}`", v["metric"], ci, half,
-                   int(v["n"]), f"**{v['verdict']}**", v["why"]])
-    parts += [md_table(["claim", "comparison", "metric", "effect [95% CI]", "resolvable", "seeds", "verdict", "why"],
-                       vb), "",
-              "*Resolvable* is the interval's half-width: with these seeds and this seed-to-seed spread, an effect "
-              "smaller than it cannot be told from training noise. More seeds shrink it roughly as 1/√n.", ""]
-    parts += _claims_on_every_metric(table, runs, metrics)
+    parts += _claims_section(table, verdicts, plan, cmp)
+    shown_plan = plan if plan is not None else pilot_plan
+    if shown_plan is not None and len(shown_plan):
+        parts += ["## Seed plan", ""]
+        if plan is not None:
+            parts += ["Declared before these cells ran (`plan.csv`), from the pilot's seed-to-seed spread "
+                      "(pilot seeds: " + ", ".join(sorted({s for s in plan["pilot_seeds"].dropna().astype(str)})) + "). "]
+        else:
+            parts += ["No plan was declared before these cells ran. Read as a pilot, they plan the *next* run: the "
+                      "seeds each claim needs on training seeds these cells did not use. Not a verdict on this run. "]
+        parts[-1] += ("Each claim gets the fewest seeds per row whose t test (two-sided, α = 0.05) detects the "
+                      "pilot's observed effect with 80% power, on every interval it must clear (each rival; each guard, whose "
+                      "effect to detect is the pilot's guard effect plus its margin); a claim with k intervals plans "
+                      "each at power 1 − 0.2/k, so that all clear together with at least 80% (Bonferroni). Claims "
+                      "needing more than the cap are *underpowered*, with their MDE at the cap.")
+        parts += ["", md_table(PLAN_HEADER, _plan_rows(shown_plan, table)), ""]
+    parts += _claims_on_every_metric(table, runs[runs["metric"] != "__failed__"] if len(runs) else runs, metrics)
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
     if sheets:
@@ -187,7 +470,70 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
             parts += [f"**`{rid}`**", "", f"![{rid}]({p.relative_to(out)})", ""]
     if len(failed):
         parts += ["## Failed cells", ""] + [f"- `{r.row}` seed {int(r.seed)}: {r.error}" for r in failed.itertuples()] + [""]
-    parts += ["## Reproduce", "", "```bash", command, "```", "",
-              "Every number above comes from `runs.csv` (one line per row, seed and metric, with the git SHA, "
-              "checkpoint and wall time); `ablation.csv` and `verdicts.csv` are computed from it."]
+    parts += ["## Reproduce", ""]
+    if prov["single"]:
+        parts += ["```bash", f"git checkout {prov['sha']}", command, "```", ""]
+    else:
+        parts += ["```bash", command, "```", "",
+                  "**This command does not regenerate the numbers above**: their cells come from several code states "
+                  "(see *Code* under *Run*). It reruns the table under today's code.", ""]
+    parts += ["Every number above comes from `runs.csv` (one line per row, seed and metric, with the git SHA, code "
+              "fingerprint, device, checkpoint and wall time); `ablation.csv`, `verdicts.csv` and `comparisons.csv` "
+              "are computed from it, with the seed plan in `plan.csv` where one was declared."]
     return "\n".join(parts) + "\n"
+
+
+def _claims_section(table, verdicts, plan, cmp) -> list[str]:
+    pm = table.paper_metric
+    parts = ["## Claims", "",
+             "Each claim is judged on its **declared metric** (chosen before running from the paper's mechanism; "
+             f"*why* below), with the paper's own metric ({pm}) beside it. Effect = difference of seed means in the "
+             "claim's direction (positive = as the paper says), with a 95% Welch t interval across training seeds "
+             "(a paired t on per-seed differences where the claim declares it). A claim against several rivals must "
+             "beat every one (intersection–union): the effect shown is the rival that decides the verdict, and every "
+             "rival is listed under *Every interval*. Verdict: *reproduced* if every rival's interval lies above 0 "
+             "and every non-inferiority guard holds; *contradicted* if any lies below 0; *underpowered* if the seed "
+             "plan declared it so before running; *inconclusive* otherwise.", ""]
+    vb = []
+    for _, v in verdicts.iterrows():
+        worse = [r.strip() for r in str(v["worse"]).split(",")]
+        rivals = ", ".join(f"`{r}`" for r in worse)
+        comp = f"`{v['better']}` vs " + (rivals if len(worse) == 1 else f"every of {rivals} (deciding: `{v['rival']}`)")
+        seeds = str(int(v["n"]))
+        if v.get("planned_seeds") == v.get("planned_seeds") and v.get("planned_seeds") is not None:
+            seeds += f" (planned {int(v['planned_seeds'])})"
+        paper_cell = "same" if v.get("paper_metric") == v["metric"] else _ci(
+            v.get("paper_effect", np.nan), v.get("paper_ci_low", np.nan), v.get("paper_ci_high", np.nan))
+        vb.append([v["text"], comp, v["metric"], _ci(v["effect"], v["ci_low"], v["ci_high"]), seeds, _num(v["mde"]),
+                   f"**{v['verdict']}**", paper_cell, v["why"]])
+    parts += [md_table(["claim", "comparison", "declared metric", "effect [95% CI]", "seeds", "MDE (80% power)",
+                        "verdict", f"{pm} (paper's metric) [95% CI]", "why"], vb), "",
+              "*MDE* is the minimum detectable effect: the true effect that these seeds, at the measured seed-to-seed "
+              "spread, detect with 80% power (two-sided t, α = 0.05; for a claim with k intervals to clear, each at "
+              "1 − 0.2/k, so that the claim as a whole has 80%). An observed effect well below it says little either "
+              "way. The interval's half-width (the former *resolvable* column) is an effect detected only about "
+              "half the time; the MDE is larger (about 1.4× it with many seeds).", ""]
+    why = []
+    for c in table.claims:
+        g = "".join(f"; guard: `{m}` may not fall by more than {margin:g} (non-inferiority)" for m, margin in c.guards)
+        why.append(f"- *{c.text}* — `{c.metric}`" + (" (paired by seed)" if c.paired else "") + ": "
+                   + (c.why or "**no mechanism declared in the table file**") + g)
+    parts += ["### Why these metrics", "", *why, ""]
+    if cmp is not None and len(cmp) and (cmp["kind"].eq("guard").any() or cmp.groupby("claim").size().gt(1).any()):
+        text = {c.id: c.text for c in table.claims}
+        multi = cmp.groupby("claim").filter(lambda d: len(d) > 1)
+        body = []
+        for r in multi.itertuples():
+            if r.kind == "guard":
+                holds = "yes" if r.holds else "**no**"
+            else:
+                holds = "above 0" if r.ci_low > 0 else "below 0" if r.ci_high < 0 else "contains 0"
+            body.append([text.get(r.claim, r.claim), r.kind + (f" (margin {r.margin:g})" if r.kind == "guard" else ""),
+                         f"`{r.rival}`", r.metric, _ci(r.effect, r.ci_low, r.ci_high), int(r.n), _num(r.mde), holds])
+        parts += ["### Every interval the verdicts rest on", "",
+                  "Claims with several rivals or with guards: each rival judged separately on the declared metric "
+                  "(*claim*), and each guard against each rival (holds when the interval's lower end lies above "
+                  "−margin).", "",
+                  md_table(["claim", "interval", "rival", "metric", "effect [95% CI]", "seeds", "MDE", "result"], body),
+                  ""]
+    return parts

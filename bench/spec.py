@@ -47,15 +47,45 @@ class Row:
 
 @dataclass(frozen=True)
 class Claim:
-    """The paper's claim that row(s) ``better`` beat row(s) ``worse`` on ``metric``.
+    """The paper's claim that row ``better`` beats every row of ``worse`` on ``metric``.
 
-    With several ``worse`` rows, the claim is that ``better`` beats the best of them."""
+    Declared before running (PROTOCOL.md §1, §5), never changed after the data is seen:
+
+    - ``metric``: the declared metric, chosen from the mechanism the paper gives for the effect;
+      ``why`` says what that mechanism is and why this metric sees it.
+    - ``worse``: with several rows, the claim must clear *every* one of them (intersection–union,
+      PROTOCOL.md §12), each judged separately; not the best of them by observed mean.
+    - ``guards``: non-inferiority conditions, ``(metric, margin)`` pairs: against every rival, the lower
+      end of the 95% interval of ``better``'s effect on ``metric`` (signed so that positive is better)
+      must lie above ``-margin``; e.g. CA → declared ``diversity``, guard ``("cond_acc", 0.02)``: more
+      varied images must not cost more than 0.02 of conditional accuracy.
+    - ``paired``: analyse blocked by training seed (a paired t on per-seed differences) instead of
+      Welch's two-sample t; only where declared here, before running.
+    """
 
     id: str
     text: str
     better: str
     worse: tuple[str, ...]
     metric: str = "is_mean"
+    why: str = ""
+    guards: tuple[tuple[str, float], ...] = ()
+    paired: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.worse, str) or not self.worse:
+            raise ValueError(f"claim {self.id!r}: worse must be a non-empty tuple of row ids")
+        if self.better in self.worse:
+            raise ValueError(f"claim {self.id!r}: {self.better!r} cannot be its own rival")
+        for g in self.guards:
+            if len(g) != 2 or not isinstance(g[0], str) or not float(g[1]) >= 0:
+                raise ValueError(f"claim {self.id!r}: a guard is a (metric, margin >= 0) pair, got {g!r}")
+
+    @property
+    def comparisons(self) -> int:
+        """How many intervals must all clear for a *reproduced* verdict: one per rival on the declared
+        metric, and one per rival per guard."""
+        return len(self.worse) * (1 + len(self.guards))
 
 
 @dataclass(frozen=True)
@@ -70,3 +100,4 @@ class Table:
     notes: Callable[[str], str] = lambda preset: ""  # preset-specific notes for the report
     default_seeds: dict = field(default_factory=lambda: {"smoke": 2, "quick": 3, "paper": 3})
     eval_n: dict = field(default_factory=lambda: {"smoke": 64, "quick": 1000, "paper": 30000})
+    paper_metric: str = "is_mean"  # the paper's own metric: reported beside each claim's declared one, never instead

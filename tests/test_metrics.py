@@ -327,8 +327,24 @@ def test_scoring_at_a_common_resolution(shapes_test):
     assert abs(s["fid"] - direct["fid"]) < 1e-6
     native = evaluate(InOrder(), "shapes", metrics=["fid", "cond_acc"], n=200, cache=False)
     assert native.meta["resolution"] == 16 and abs(native["fid"] - s["fid"]) > 1e-3  # another reference set
-    # every row is judged on the attributes a 16-px image can show, whatever it is scored at
+    # a 16-px model: texture is never scored, at either scoring side
     assert "cond_acc_texture" not in s and set(k for k in s if k.startswith("cond_acc_")) == \
         set(k for k in native if k.startswith("cond_acc_"))
+    # a 64-px model in a table whose lowest resolution is 16: texture is reported on its own, but the
+    # table-wide cond_acc averages only what a 16-px image can show too
+    big = load_real("shapes", "test", 64, n=200)
+
+    class Big(InOrder):
+        resolution = 64
+
+        def generate(self, captions, seeds, **_):
+            out = big.images[self.pos:self.pos + len(captions)].float().div(127.5).sub(1)
+            self.pos += len(captions)
+            return {"image": out}
+
+    b = evaluate(Big(), "shapes", metrics=["cond_acc"], n=200, cache=False, attributes_at=16)
+    assert "cond_acc_texture" in b and "texture" not in b.meta["cond_acc_attributes"]
+    common = b.meta["cond_acc_attributes"]
+    assert abs(b["cond_acc"] - sum(b[f"cond_acc_{a}"] for a in common) / len(common)) < 1e-9
     up = resize_images(small.images[:2], 64)
     assert up.dtype == torch.uint8 and up.shape == (2, 3, 64, 64)

@@ -218,9 +218,10 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
             pipeline's resolution with :func:`resize_images` (PIL bicubic on uint8, anti-aliased when
             shrinking: the filter ``core.data`` resizes real images with), real ones are loaded at it.
             Default: the pipeline's resolution.
-        attributes_at: score conditional accuracy only on attributes images of this side can show (a
-            table's lowest resolution, so every row is judged on the same attributes). Default: the
-            pipeline's resolution.
+        attributes_at: ``cond_acc`` is the mean over the attributes images of this side (a table's
+            lowest resolution) can show too, so every row of a table averages the same attributes;
+            ``cond_acc_<attribute>`` is still given for every attribute the pipeline's own resolution
+            can show. Default: the mean over those.
     Returns:
         The :class:`Scores` (flat floats; provenance and timings in ``.meta``).
     Raises:
@@ -285,12 +286,19 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
             stated = stated_mask(conditions["captions"], list(asked), dataset)
         else:  # a class label states the class, read by the classifier's class head
             asked, stated = {clf.is_head: real.labels[cond]}, None
-        shown_at = int(attributes_at or native)
-        skip = unresolvable_attributes(dataset, shown_at) | unresolvable_attributes(dataset, native)
-        if skip:
-            meta["notes"].append(f"not scored (images of {min(shown_at, native)}x{min(shown_at, native)} cannot "
-                                 f"show it): {sorted(skip)}")
-        scores.update(conditional_accuracy(predicted, asked, stated, skip))
+        own = unresolvable_attributes(dataset, native)  # this model's images cannot show these
+        if own:
+            meta["notes"].append(f"not scored at {native}x{native} (the data cannot show it): {sorted(own)}")
+        acc = conditional_accuracy(predicted, asked, stated, own)  # cond_acc_<attribute> for what it can show
+        if attributes_at and len(asked) > 1:
+            # the mean over the attributes every compared model can show (PROTOCOL.md §10)
+            common = [a for a in asked if a not in own | unresolvable_attributes(dataset, int(attributes_at))
+                      and f"cond_acc_{a}" in acc]
+            if not common:
+                raise MetricsError(f"no attribute both {native}- and {attributes_at}-px images can show")
+            acc["cond_acc"] = sum(acc[f"cond_acc_{a}"] for a in common) / len(common)
+            meta["cond_acc_attributes"] = common
+        scores.update(acc)
         meta["seconds"]["cond_acc"] = round(time.time() - t, 2)
     if "diversity" in chosen:
         t = time.time()

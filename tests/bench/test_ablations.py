@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import bench.ablations as ab
+import bench.cells as cells
 from bench.runs import RUN_COLUMNS
 from bench.spec import Unit
 from bench.tables.stackgan import TABLE
@@ -11,11 +12,11 @@ from bench.tables.stackgan import TABLE
 @pytest.mark.parametrize("preset", ["smoke", "quick", "paper"])
 def test_stackgan_table_resolves_to_valid_configs(preset, tmp_path):
     rows = TABLE.rows_for(preset)
-    assert len(rows) == 11 and len({r.id for r in rows}) == 11
+    assert len(rows) == 13 and len({r.id for r in rows}) == 13  # Table 2, GAN-INT-CLS, two matched budgets
     lo, mid, hi = {"smoke": (16, 32, 64), "quick": (16, 32, 64), "paper": (64, 128, 256)}[preset]
     for row in rows:
         for u in ab.chain(row.unit):
-            cfg = ab.unit_config(u, preset, 0, "shapes", "cpu", tmp_path)  # raises on any bad key
+            cfg = cells.unit_config(u, preset, 0, "shapes", "cpu", tmp_path)  # raises on any bad key
             assert cfg.resolution in (lo, mid, hi)
     ids = {r.id for r in rows}
     for c in TABLE.claims:
@@ -39,12 +40,13 @@ def test_resume_skips_finished_cells(tmp_path, monkeypatch):
         if row.id == "stage1-hi":
             raise_ = [{"row": row.id, "seed": seed, "metric": "__failed__", "value": float("nan"), "error": "boom"}]
             return raise_
-        return [{"row": row.id, "seed": seed, "metric": "is_mean", "value": 1.0 + seed, "preset": args.preset}]
+        return [{"row": row.id, "seed": seed, "metric": "is_mean", "value": 1.0 + seed, "preset": args.preset,
+                 "code_fingerprint": args.fingerprint}]
 
     monkeypatch.setattr(ab, "run_cell", fake_cell)
     monkeypatch.setattr("bench.report.write_outputs", lambda *a, **k: None)
     argv = ["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--out", str(tmp_path),
-            "--only", "stage1-lo", "--only", "stage1-hi", "--no-progress"]
+            "--only", "stage1-lo", "--only", "stage1-hi", "--no-progress", "--jobs", "1"]
     assert ab.main(argv) == 0
     assert sorted(calls) == [("stage1-hi", 0), ("stage1-hi", 1), ("stage1-lo", 0), ("stage1-lo", 1)]
     assert ab.main(argv) == 2  # runs.csv exists: refuse without --resume
@@ -71,10 +73,10 @@ def test_a_run_trained_with_another_config_is_set_aside(tmp_path):
     (run / "config.json").write_text(build_config("stackgan", "quick", stage1).to_json())
     # a Stage-II-only field does not change a single-stage run: it is kept
     same = build_config("stackgan", "quick", {**stage1, "model.stage2_encoder_down": 0, "model.ngf2": 7})
-    assert not ab.set_aside_if_stale(run, same) and run.is_dir()
+    assert not cells.set_aside_if_stale(run, same) and run.is_dir()
     # a field the run uses does: it is moved aside, nothing is deleted
     other = build_config("stackgan", "quick", {**stage1, "model.ngf1": 8})
-    assert ab.set_aside_if_stale(run, other)
+    assert cells.set_aside_if_stale(run, other)
     assert not run.exists()
     (aside,) = tmp_path.glob("stackgan-abc.stale-*")
     assert (aside / "config.json").is_file()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bench.ablations as ab
+import bench.cells as cells_mod
 import bench.launch as launch
 from bench.launch import Cell, add_launcher_arguments, group_cells, launch_cells, make_executor
 
@@ -67,14 +68,14 @@ def test_local_jobs_ran_in_their_own_processes_with_logs(local):
 def test_debug_executor_reports_a_failing_cell_and_matches_the_local_numbers(local, tmp_path, monkeypatch):
     """In-process jobs, one per lineage: a training failure in one cell is recorded as __failed__ and
     reported; the other cell's numbers equal those of the LocalExecutor's fresh process."""
-    real = ab.train_unit
+    real = cells_mod.train_unit
 
     def train_unit(unit, args, seed, runs_dir):
         if unit.overrides.get("model.ca"):
             raise RuntimeError("boom")
         return real(unit, args, seed, runs_dir)
 
-    monkeypatch.setattr(ab, "train_unit", train_unit)
+    monkeypatch.setattr(cells_mod, "train_unit", train_unit)
     out = tmp_path / "stackgan"
     outcomes = launch_cells("stackgan", GOOD[:2], bench_args(out, launcher="debug"), out)
     assert [(o.row, o.status) for o in outcomes] == [("stage1-lo", "done"), ("stage1-lo-ca", "failed")]

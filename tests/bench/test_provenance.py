@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import bench.ablations as ab
+import bench.cells as cells
 import bench.provenance as prov
 from bench.runs import finished_cells
 
@@ -60,7 +61,7 @@ def test_a_dirty_tree_is_refused_except_for_smoke(tmp_path, monkeypatch, capsys)
 
 def test_a_code_change_makes_cells_stale_and_verify_reproduces_a_cell(tmp_path, monkeypatch, capsys):
     out = tmp_path / "t"
-    monkeypatch.setattr(ab, "code_fingerprint", lambda paper: "aaaaaaaaaaaa")
+    monkeypatch.setattr(cells, "code_fingerprint", lambda paper: "aaaaaaaaaaaa")
     assert ab.main([*SMOKE, "--out", str(out)]) == 0
     runs = pd.read_csv(out / "runs.csv")
     assert set(runs["code_fingerprint"]) == {"aaaaaaaaaaaa"} and set(runs["threads"]) == {1}
@@ -68,7 +69,7 @@ def test_a_code_change_makes_cells_stale_and_verify_reproduces_a_cell(tmp_path, 
     assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 0
     assert "reproduced bit for bit" in capsys.readouterr().err
     # another code state: the committed cell is stale, --resume trains it again, in its own run folder
-    monkeypatch.setattr(ab, "code_fingerprint", lambda paper: "bbbbbbbbbbbb")
+    monkeypatch.setattr(cells, "code_fingerprint", lambda paper: "bbbbbbbbbbbb")
     assert finished_cells(pd.read_csv(out / "runs.csv"), "bbbbbbbbbbbb") == set()
     assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 2  # nothing of this code to verify
     assert ab.main([*SMOKE, "--out", str(out), "--resume"]) == 0
@@ -79,7 +80,7 @@ def test_a_code_change_makes_cells_stale_and_verify_reproduces_a_cell(tmp_path, 
 
 def test_verify_detects_a_difference(tmp_path, monkeypatch, capsys):
     out = tmp_path / "t"
-    monkeypatch.setattr(ab, "code_fingerprint", lambda paper: "cccccccccccc")
+    monkeypatch.setattr(cells, "code_fingerprint", lambda paper: "cccccccccccc")
     assert ab.main([*SMOKE, "--out", str(out)]) == 0
     runs = pd.read_csv(out / "runs.csv")
     runs.loc[runs["metric"] == "fid", "value"] += 1e-9  # a committed number the code does not give

@@ -47,16 +47,19 @@ def test_aggregate_and_verdicts_have_their_columns(out):
     assert list(agg.columns) == ["row", "metric", "mean", "std", "n", "paper_mean", "paper_std"]
     assert set(agg["row"]) == set(ROWS) and (agg["n"] == 2).all()
     verdicts = pd.read_csv(out / "verdicts.csv")
-    assert list(verdicts.columns) == ["claim", "text", "metric", "better", "worse", "rival", "effect", "ci_low",
-                                      "ci_high", "n", "verdict", "why"]
+    from bench.stats import VERDICT_COLUMNS
+
+    assert list(verdicts.columns) == VERDICT_COLUMNS
+    assert VERDICT_COLUMNS[:12] == ["claim", "text", "metric", "better", "worse", "rival", "effect", "ci_low",
+                                    "ci_high", "n", "verdict", "why"]
     assert set(verdicts["claim"]) == {c.id for c in TABLE.claims}
-    assert set(verdicts["verdict"]) <= {"reproduced", "contradicted", "inconclusive"}
+    assert set(verdicts["verdict"]) <= {"reproduced", "contradicted", "inconclusive", "underpowered"}
 
 
 def test_report_plot_and_sample_sheets(out):
     md = (out / "report.md").read_text()
     assert "python -m bench.ablations --paper stackgan --preset smoke" in md and "## Claims" in md
-    assert all(c.text in md for c in TABLE.claims) and "Cells finished: 22 of 22" in md
+    assert all(c.text in md for c in TABLE.claims) and f"Cells finished: {2 * len(ROWS)} of {2 * len(ROWS)}" in md
     assert "seed 1:" in md and "fastest measured cell" in md
     assert "<table>" in (out / "report.html").read_text()
     assert Image.open(out / "ablation.png").size[0] > 300

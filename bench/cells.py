@@ -1,0 +1,151 @@
+"""One benchmark cell: train a table row's units for one seed through :mod:`core.train`, score the final
+model with :mod:`core.metrics`, and return one record per metric (with the cell's provenance).
+
+Shared by the command line (:mod:`bench.ablations`) and the job launcher (:mod:`bench.launch`), so
+neither imports the other.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from bench.provenance import code_fingerprint
+from bench.spec import Row, Table, Unit
+from core.checkpoint import git_sha
+
+TABLES = {"stackgan": "bench.tables.stackgan"}
+EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
+
+
+def get_table(paper: str) -> Table:
+    if paper not in TABLES:
+        raise SystemExit(f"error: unknown paper {paper!r}; choose one of {sorted(TABLES)}")
+    return importlib.import_module(TABLES[paper]).TABLE
+
+
+# ---------------------------------------------------------------------------------------------- configs
+
+def unit_config(unit: Unit, preset: str, seed: int, dataset: str, device: str, runs_dir: Path, threads: int = 1):
+    """The resolved :class:`TrainConfig` of ``unit`` for one seed (parents become ``init_from``), trained
+    with ``threads`` torch threads."""
+    from core.config import build_config
+
+    fields = {"model_seed": seed, "data_seed": seed, "dataset": dataset, "device": device, "num_threads": threads}
+    if unit.parent is not None:
+        fields["init_from"] = str(runs_dir / unit.parent.key(preset, seed))
+        fields["init_modules"] = tuple(unit.init_modules)
+    return build_config(unit.model, preset, dict(unit.overrides), **fields)
+
+
+def chain(unit: Unit) -> list[Unit]:
+    """The unit's ancestors first, then itself."""
+    out = []
+    while unit is not None:
+        out.append(unit)
+        unit = unit.parent
+    return out[::-1]
+
+
+# ---------------------------------------------------------------------------------------------- one cell
+
+def set_aside_if_stale(run: Path, cfg) -> bool:
+    """Rename ``run`` to ``<run>.stale-<time>`` when it was trained with another config than ``cfg``.
+
+    A run directory is named after the row's overrides, not the whole preset, so after a preset
+    changes in the code the old directory must not be reused (nor resumed: a resumed run keeps its
+    own config). Returns whether it was set aside."""
+    from core.config import TrainConfig
+
+    saved = run / "config.json"
+    if not saved.is_file() or not TrainConfig.from_dict(json.loads(saved.read_text())).differences(cfg):
+        return False
+    aside = run.with_name(f"{run.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+    run.rename(aside)
+    print(f"warning: {run} was trained with another config (the preset changed); moved it to {aside} "
+          "and training again", file=sys.stderr)
+    return True
+
+
+def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float]:
+    """Train ``unit`` (and its parents) for ``seed`` unless already finished; (run dir, seconds)."""
+    from core.checkpoint import find_checkpoint
+    from core.train import train
+
+    total = 0.0
+    run = None
+    for u in chain(unit):
+        run = runs_dir / u.key(args.preset, seed)
+        cfg = unit_config(u, args.preset, seed, args.dataset, args.device, runs_dir, args.threads)
+        set_aside_if_stale(run, cfg)
+        if (run / "checkpoints" / "final").is_dir():
+            continue
+        t0 = time.time()
+        train(cfg, run, resume=run.exists(), progress=not args.no_progress)
+        total += time.time() - t0
+    find_checkpoint(run)
+    return run, total
+
+
+def scoring_resolutions(table: Table, args) -> tuple[int, int]:
+    """(side every row is scored at, side whose visible attributes every row is judged on): the table's
+    highest and lowest final resolutions (PROTOCOL.md §9-10)."""
+    sides = [unit_config(r.unit, args.preset, 0, args.dataset, args.device, Path("."), args.threads).resolution
+             for r in table.rows_for(args.preset)]
+    return max(sides), min(sides)
+
+
+def score(run: Path, table: Table, args, seed: int) -> dict[str, float]:
+    """Every score of the run's final model on the test split: the same evaluation seed, real reference
+    set, scoring resolution and scored attributes for every row."""
+    from core.metrics import evaluate
+    from core.pipeline import Pipeline
+
+    pipe = Pipeline.from_checkpoint(run)
+    high, low = scoring_resolutions(table, args)
+    return dict(evaluate(pipe, pipe.cfg.dataset, metrics=list(table.metrics), n=args.eval_n or table.eval_n[args.preset],
+                         seed=EVAL_SEED, inception=args.inception, data_seed=pipe.cfg.dataset_seed,
+                         progress=not args.no_progress, score_resolution=high, attributes_at=low))
+
+
+def device_kind(device: str) -> str:
+    """The device a cell runs on, as recorded: ``cpu`` or ``cuda: <GPU name>``."""
+    if device == "cpu" or not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda: {torch.cuda.get_device_name(0)}"
+
+
+def code_runs_dir(out: Path, args) -> Path:
+    """Run directories of the code that runs now: ``<out>/runs/<code fingerprint>``, so runs trained by
+    other code are never resumed or reused."""
+    return out / "runs" / fingerprint_of(args)
+
+
+def fingerprint_of(args) -> str:
+    if getattr(args, "fingerprint", None) is None:
+        args.fingerprint = code_fingerprint(args.paper)
+    return args.fingerprint
+
+
+def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
+    base = {"row": row.id, "seed": seed, "preset": args.preset, "dataset": args.dataset, "git_sha": git_sha(),
+            "code_fingerprint": fingerprint_of(args), "device": device_kind(args.device), "threads": args.threads}
+    t0 = time.time()
+    try:
+        run, _ = train_unit(row.unit, args, seed, code_runs_dir(out, args))
+        values = score(run, table, args, seed)
+        wall = round(time.time() - t0, 1)
+        ckpt = os.path.relpath(run / "checkpoints" / "final", out)
+        return [{**base, "metric": m, "value": float(v), "checkpoint": ckpt, "wall_time_s": wall, "error": ""}
+                for m, v in values.items()]
+    except Exception as e:  # a failing cell is recorded; the rest go on
+        msg = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
+        traceback.print_exc()
+        return [{**base, "metric": "__failed__", "value": float("nan"), "checkpoint": "",
+                 "wall_time_s": round(time.time() - t0, 1), "error": msg}]
