@@ -47,6 +47,13 @@ def parse_args(argv=None):
     p.add_argument("--report-only", action="store_true",
                    help="write ablation.csv, verdicts, plots and the report from runs.csv without running cells")
     p.add_argument("--no-report", action="store_true", help="run cells only (used by the --jobs workers)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="training seeds are first-seed .. first-seed + seeds - 1 (a confirmatory run uses seeds "
+                        "its pilot did not: see --plan-from)")
+    p.add_argument("--plan-from", metavar="PILOT_RUNS_CSV", default=None,
+                   help="plan the seeds per claim from a pilot's runs.csv (80%% power, capped by --cap), write "
+                        "<out>/plan.csv and print the confirmatory command; trains nothing")
+    p.add_argument("--cap", type=int, default=10, help="most seeds per row a plan may ask for (default 10)")
     p.add_argument("--verify", nargs=2, metavar=("ROW", "SEED"), default=None,
                    help="retrain one cell from scratch (in a temporary directory) and check that it reproduces "
                         "the numbers runs.csv holds for it, bit for bit; exit 1 if not")
@@ -97,6 +104,25 @@ def run_jobs(args, argv: list[str], seeds: list[int], out: Path) -> None:
         log.close()
         if code != 0:
             print(f"warning: the process for seeds {group} exited with {code}; see {log.name}", file=sys.stderr)
+
+
+def plan(table: Table, args, out: Path) -> int:
+    """``--plan-from PILOT``: seeds per claim from the pilot's spread (PROTOCOL.md §4), into ``plan.csv``."""
+    from bench.stats import confirmatory_seeds, fresh_seeds, plan_seeds, write_plan
+
+    pilot = read_runs(Path(args.plan_from))
+    if pilot.empty:
+        print(f"error: {args.plan_from} holds no cells to plan from", file=sys.stderr)
+        return 2
+    p = plan_seeds(table, pilot, cap=args.cap)
+    path = write_plan(p, out / "plan.csv")
+    n = confirmatory_seeds(p)
+    first = fresh_seeds(pilot, n)[0]
+    print(p[["claim", "metric", "pilot_effect", "pilot_sd", "seeds", "mde_at_seeds", "underpowered"]].to_string(
+        index=False))
+    print(f"\nwrote {path}. Confirmatory run on seeds the pilot did not use:\n  python -m bench.ablations "
+          f"--paper {args.paper} --preset {args.preset} --seeds {n} --first-seed {first} --out {out} --resume")
+    return 0
 
 
 def verify(table: Table, rows: list[Row], args, out: Path) -> int:
@@ -164,6 +190,8 @@ def main(argv=None) -> int:
         list_rows(table, rows, args)
         return 0
     fingerprint = fingerprint_of(args)
+    if args.plan_from:
+        return plan(table, args, out)
     if args.verify:
         return verify(table, rows, args, out)
     dirty = dirty_code()
@@ -178,7 +206,7 @@ def main(argv=None) -> int:
     n_seeds = args.seeds or table.default_seeds[args.preset]
     selected = [r for r in rows if not args.only or r.id in args.only]
     done = finished_cells(read_runs(runs_csv), fingerprint)
-    seeds = [s for s in range(n_seeds) if not args.seed or s in args.seed]
+    seeds = [s for s in range(args.first_seed, args.first_seed + n_seeds) if not args.seed or s in args.seed]
     cells = [] if args.report_only else [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
     t0 = time.time()
     given = list(argv if argv is not None else sys.argv[1:])

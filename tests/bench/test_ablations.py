@@ -117,3 +117,16 @@ def test_every_claim_on_every_metric_marks_intervals_that_exclude_zero():
     assert not is_cell.startswith("**")  # equal IS: inside the noise
     assert fid_cell.startswith("**+2.000")  # lower FID counts as the paper's direction
     assert "2 intervals" in " ".join(lines) and "1 do" in " ".join(lines)
+
+
+def test_plan_from_a_pilot_writes_plan_csv_and_the_confirmatory_command(tmp_path, capsys):
+    """--plan-from: seeds per claim from the committed 3-seed pilot; the confirmatory run starts after the
+    pilot's seeds (PROTOCOL.md §4)."""
+    from pathlib import Path
+
+    pilot = Path(__file__).resolve().parents[2] / "results" / "stackgan" / "runs.csv"
+    assert ab.main(["--paper", "stackgan", "--preset", "quick", "--plan-from", str(pilot), "--out", str(tmp_path)]) == 0
+    plan = pd.read_csv(tmp_path / "plan.csv")
+    assert set(plan["claim"]) == {c.id for c in TABLE.claims} and (plan["seeds"] <= 10).all()
+    assert plan["underpowered"].any() and not plan["underpowered"].all()
+    assert "--first-seed 3" in capsys.readouterr().out
