@@ -1,6 +1,8 @@
 """About tab: the three stacked GANs, in a paragraph each."""
 import gradio as gr
 
+from demo.tabs import Context, Tab
+
 ABOUT = """
 ### Stacked GANs
 
@@ -17,10 +19,14 @@ discriminators, a conditional loss and an entropy loss that keeps the noise from
 *structure* (surface normals) and *style* (appearance rendered on that structure).
 
 This demo runs the models trained by this project on its procedurally rendered `shapes` dataset, offline, on a CPU.
-The results tab shows the project's multi-seed reruns of the papers' ablation tables.
+The StackGAN tab serves the shipped StackGAN; SGAN and S²-GAN get their own tabs once their models are trained
+and shipped. The results tab shows the project's multi-seed reruns of the papers' ablation tables.
 """
 
 
-def build() -> None:
+def build(ctx: Context) -> None:
     with gr.Tab("About"):
         gr.Markdown(ABOUT)
+
+
+TAB = Tab("About", build)

@@ -1,4 +1,4 @@
-"""Assemble the demo from its tabs."""
+"""Assemble the demo from its tabs: :data:`TABS` in order, each a :class:`demo.tabs.Tab`."""
 from __future__ import annotations
 
 import os
@@ -10,25 +10,70 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from demo import about_tab, results_tab, stackgan_tab  # noqa: E402
+from demo.tabs import Context, Tab  # noqa: E402
 
-CONCURRENCY = 2  # generation requests served at once (the CPU has 2 cores); the rest wait in the queue
+# The tabs, in order. A new model's tab (SGAN, S²-GAN, the stacked study) is one more entry here.
+TABS: tuple[Tab, ...] = (stackgan_tab.TAB, results_tab.TAB, about_tab.TAB)
+MAX_VISITORS = 16  # requests per model in flight at once; they share batched forward passes
+QUEUE_SIZE = 256  # requests waiting at most; more get "the queue is full"
+# Gradio keeps each session's last outputs (here up to ~0.2 MB of inline images) until this many
+# newer sessions push it out: this bounds that memory (the default, 10,000, would allow ~2 GB).
+SESSIONS = 500
+
+CSS = """
+/* Image grids (demo.serving.gallery_html): --columns per row, each image as wide as its cell. */
+.samples { display: grid; grid-template-columns: repeat(var(--columns), minmax(0, 1fr)); gap: 8px; }
+.samples figure { margin: 0; min-width: 0; }
+/* Generated images are a few dozen pixels: enlarge by whole pixels, never blur. */
+.samples img { display: block; width: 100%; height: auto; image-rendering: pixelated; border-radius: 4px; }
+.samples figcaption { display: flex; justify-content: space-between; gap: 4px; font-size: 0.8rem;
+                      line-height: 1.3; margin-top: 2px; overflow-wrap: break-word; min-width: 0; }
+.samples a.save { text-decoration: none; font-weight: bold; padding: 0 4px; }
+.gallery-title { font-weight: 600; margin: 4px 0 6px; }
+/* Phone: the Stage-I and Stage-II galleries stack (each column has a min width), every sample shows. */
+.stage-row { flex-wrap: wrap; }
+/* Phone: the training strip (images with long captions) two per row. */
+@media (max-width: 640px) { .samples.strip { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
+/* Results tables: compact, and a wide one scrolls inside its box instead of pushing the page. */
+.results-table table { font-size: 0.85rem; }
+.results-table th, .results-table td { padding: 4px 6px !important; }
+.results-table { overflow-x: auto; }
+#results-table td:nth-child(n+3) { white-space: nowrap; }
+"""
 
 
 def build_app(checkpoint=None, results=None) -> gr.Blocks:
-    """The whole app; models load here, once."""
-    model = stackgan_tab.StackGANDemo(checkpoint)
+    """The whole app; models load here, once.
+
+    Args:
+        checkpoint: the StackGAN checkpoint to serve (default: the shipped one).
+        results: the ``results/`` folder the Results tab reads (default: the repository's).
+    """
+    ctx = Context(checkpoints={"stackgan": checkpoint}, results=results or results_tab.DEFAULT_RESULTS,
+                  max_visitors=MAX_VISITORS)
     with gr.Blocks(title="Stacked GANs") as app:
-        gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch — "
-                    "runs on CPU, offline; the benchmark behind the Results tab is `python -m bench.ablations`")
-        stackgan_tab.build(model)
-        results_tab.build(results)
-        about_tab.build()
-    app.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
+        gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch, running on a CPU, offline. "
+                    f"Try {_tried()}; the Results tab shows how the papers' ablation tables "
+                    "came out when rerun with several training seeds.")
+        for tab in TABS:
+            tab.build(ctx)
+    app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
+    app.demo_context = ctx  # for tests and checks: the loaded models
     return app
 
 
-def launch(app: gr.Blocks, port: int | None = None, host: str = "127.0.0.1", block: bool = True):
-    """Start the server. ``show_error`` passes input errors raised by Gradio itself (e.g. a string
-    sent for a number through the API) to the caller as readable messages."""
-    return app.launch(server_name=host, server_port=port, show_error=True, quiet=not block,
-                      prevent_thread_lock=not block)
+def _tried() -> str:
+    """``StackGAN in its tab``, ``StackGAN and SGAN in their tabs``: the models a visitor can try."""
+    models = [t.title for t in TABS if t.model]
+    if not models:
+        return "the models"
+    return " and ".join(models) + (" in its tab" if len(models) == 1 else " in their tabs")
+
+
+def launch(app: gr.Blocks, port: int | None = None, host: str = "127.0.0.1", block: bool = True,
+           sessions: int = SESSIONS):
+    """Start the server. ``show_error=False``: a visitor sees the messages written for them
+    (``gr.Error``, including Gradio's own input checks) and never a raw exception's text.
+    ``sessions``: visitors' sessions Gradio remembers (see :data:`SESSIONS`)."""
+    return app.launch(server_name=host, server_port=port, show_error=False, quiet=not block,
+                      prevent_thread_lock=not block, css=CSS, state_session_capacity=sessions)

@@ -1,32 +1,106 @@
-"""Results tab: every paper under ``results/`` that has an ablation, with the paper's numbers,
-the verdicts and the plots. Adapts to whatever papers ``results/`` holds."""
+"""Results tab, written for a reader: what the benchmark found in plain words first, then the claims,
+the table with its rows and measures explained, and the plots. Reads only ``results/<paper>/``
+(``ablation.csv``, ``verdicts.csv``, ``runs.csv``, ``report.md``, ``ablation.png``,
+``showcase/scores.json``) and adapts to whatever papers are there."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
+from demo.tabs import Context, Tab
+
 DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+# metric key -> (name in words, better when, what it measures). Keys not listed are shown as they are.
+METRICS = {
+    "is_mean": ("Inception score", "higher", "how confidently, and how evenly over the 10 shapes, our "
+                "evaluation classifier recognises a shape in the images (at most 10)"),
+    "fid": ("FID", "lower", "Fréchet distance between the classifier's features of generated and real "
+            "images: how far the images are, as a whole, from the real ones"),
+    "kid_mean": ("KID", "lower", "kernel distance on the same features; like FID, but less biased with few "
+                 "images"),
+    "cond_acc": ("caption accuracy", "higher", "how often the classifier reads back the shape, colour, "
+                 "pattern, size and background the caption asked for (mean over those five)"),
+    "diversity": ("diversity", "higher", "how different the images of one caption are from each other "
+                  "(0 = the model ignores its random noise)"),
+    "inception_fid": ("Inception FID", "lower", "FID with the standard Inception-v3 features instead of "
+                      "our classifier's"),
+}
+TABLE_METRICS = tuple(METRICS)
+VERDICT_WORDS = {
+    "reproduced": "the difference goes the paper's way and is larger than the spread between training runs",
+    "contradicted": "the difference goes against the paper and is larger than the spread between training runs",
+    "inconclusive": "the difference is smaller than the spread between training runs, so it could be chance",
+    "underpowered": "declared before running: this many seeds could not detect a difference of the size expected",
+}
 
 
 def papers(results: Path) -> list[str]:
     return sorted(p.name for p in results.iterdir() if (p / "ablation.csv").is_file()) if results.is_dir() else []
 
 
+def metric_name(key: str) -> str:
+    if key in METRICS:
+        name, better, _ = METRICS[key]
+        return f"{name} {'↑' if better == 'higher' else '↓'}"
+    return key
+
+
+def _fmt(m: float, s: float, key: str) -> str:
+    d = 2 if key in ("is_mean", "fid", "inception_fid") else 3
+    return f"{m:.{d}f} ± {s:.{d}f}" if s == s else f"{m:.{d}f}"
+
+
+def row_descriptions(results: Path, paper: str, metrics: set[str] = frozenset()) -> pd.DataFrame:
+    """What each row is (``model (paper's name)``, ``CA``, ...): the first table of ``report.md``'s
+    "Table" section without its measures (``metrics`` and those of :data:`METRICS`); empty if none."""
+    f = results / paper / "report.md"
+    if not f.is_file():
+        return pd.DataFrame()
+    lines = []
+    for ln in f.read_text().split("## Table", 1)[-1].splitlines():
+        if ln.startswith("|"):
+            lines.append(ln)
+        elif lines:
+            break  # the end of the first table
+    if len(lines) < 3:
+        return pd.DataFrame()
+    cells = [[c.strip().strip("`") for c in ln.strip().strip("|").split("|")] for ln in lines]
+    header, body = cells[0], [c for c in cells[2:] if len(c) == len(cells[0])]
+    if not header or header[0] != "row":
+        return pd.DataFrame()
+    known = set(metrics) | set(METRICS) | {"n", "paper IS"}
+    keep = [i for i, h in enumerate(header) if h not in known and not h.startswith(("is_", "kid_", "cond_acc"))]
+    df = pd.DataFrame([[r[i] for i in keep] for r in body], columns=[header[i] for i in keep])
+    return df.rename(columns={"method": "model (paper's name)", "resolution": "our resolution (px)"})
+
+
 def table(results: Path, paper: str) -> pd.DataFrame:
-    """One line per row: ours (mean ± sd, n) next to the paper's value, for the table's metrics."""
+    """One line per row: what it is, ours (mean ± sd over training seeds) per measure, the paper's number."""
     agg = pd.read_csv(results / paper / "ablation.csv")
-    agg["ours"] = [f"{m:.3f} ± {s:.3f} (n={int(n)})" for m, s, n in zip(agg["mean"], agg["std"], agg["n"])]
+    order = list(dict.fromkeys(agg["row"]))
+    measured = set(agg["metric"])
+    agg = agg[agg["metric"].isin(TABLE_METRICS)]
+    agg = agg.assign(ours=[_fmt(m, s, k) for m, s, k in zip(agg["mean"], agg["std"], agg["metric"])])
     wide = agg.pivot(index="row", columns="metric", values="ours")
-    keep = [c for c in ("is_mean", "fid", "kid_mean", "cond_acc", "diversity", "inception_fid") if c in wide.columns]
-    wide = wide[keep].reindex(list(dict.fromkeys(agg["row"])))
+    wide = wide[[k for k in TABLE_METRICS if k in wide.columns]].reindex(order)
+    seeds = agg.groupby("row")["n"].max().reindex(order)
+    wide = wide.rename(columns=metric_name)
+    wide["seeds"] = [str(int(s)) if s == s else "–" for s in seeds]
     paper_is = agg[agg["metric"] == "is_mean"].set_index("row")
-    if "paper_mean" in paper_is:
-        wide["paper IS"] = [f"{m:.2f} ± {s:.2f}" if m == m else "–"
-                            for m, s in zip(paper_is["paper_mean"].reindex(wide.index),
-                                            paper_is["paper_std"].reindex(wide.index))]
-    return wide.reset_index()
+    if "paper_mean" in paper_is and paper_is["paper_mean"].notna().any():
+        wide["paper's Inception score (CUB birds)"] = [
+            f"{m:.2f} ± {s:.2f}" if m == m else "–"
+            for m, s in zip(paper_is["paper_mean"].reindex(wide.index), paper_is["paper_std"].reindex(wide.index))]
+    wide = wide.reset_index()
+    desc = row_descriptions(results, paper, measured)
+    if not desc.empty:  # the report's order is the paper's
+        order = list(desc["row"]) + [r for r in wide["row"] if r not in set(desc["row"])]
+        wide = desc.merge(wide, on="row", how="right").set_index("row").reindex(order).reset_index()
+    return wide.fillna("–")
 
 
 def verdicts(results: Path, paper: str) -> pd.DataFrame:
@@ -34,30 +108,159 @@ def verdicts(results: Path, paper: str) -> pd.DataFrame:
     if not f.is_file():
         return pd.DataFrame()
     v = pd.read_csv(f)
-    v["effect [95% CI]"] = [f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" if e == e else "–"
-                            for e, lo, hi in zip(v["effect"], v["ci_low"], v["ci_high"])]
-    return v[["text", "metric", "effect [95% CI]", "n", "verdict"]].rename(columns={"text": "claim", "n": "seeds"})
+    return pd.DataFrame({
+        "verdict": v["verdict"],
+        "claim of the paper": v["text"],
+        "compares": [f"{b} vs {w}" for b, w in zip(v["better"], v["worse"])] if "better" in v else "",
+        "measured by": [metric_name(m) for m in v["metric"]],
+        "difference, paper's way [95% interval]": [
+            f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" if e == e else "–"
+            for e, lo, hi in zip(v["effect"], v["ci_low"], v["ci_high"])],
+        "seeds": v["n"],
+    })
+
+
+def _runs(results: Path, paper: str) -> pd.DataFrame:
+    f = results / paper / "runs.csv"
+    return pd.read_csv(f) if f.is_file() else pd.DataFrame()
+
+
+def code_version(runs: pd.DataFrame) -> str:
+    """The code version in short form: the last cell's commit, and how many versions ran the cells."""
+    if runs.empty or "git_sha" not in runs:
+        return ""
+    shas = [s for s in runs["git_sha"].dropna().astype(str) if s]
+    if not shas:
+        return ""
+    last = shas[-1]
+    short = last[:7] + (" with uncommitted changes" if last.endswith("-dirty") else "")
+    versions = len(dict.fromkeys(s.removesuffix("-dirty") for s in shas))
+    more = (f"; the cells ran on {versions} versions of the code over time, each cell's is in `runs.csv`"
+            if versions > 1 else "")
+    return f"Code: git `{short}` (the last cell's{more})."
+
+
+def shipped_model(results: Path, paper: str) -> str:
+    """The README's headline numbers for the model served in the demo, from ``showcase/scores.json``."""
+    f = results / paper / "showcase" / "scores.json"
+    try:
+        data = json.loads(f.read_text())
+        test = data["scores"]["final"]["test"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    from core.data.shapes import ATTRIBUTES
+
+    names = {"shape": "shape", "color": "colour", "texture": "pattern", "background": "background"}
+    parts = [f"{names[a]} {test[f'cond_acc_{a}']:.0%} (chance {1 / len(ATTRIBUTES[a]):.0%})"
+             for a in names if f"cond_acc_{a}" in test]
+    text = (f"**The model you can try** (trained longer than the benchmark's rows): on {data.get('n', '?'):,} "
+            "held-out test captions, the evaluation classifier finds the asked-for " + ", ".join(parts))
+    if "fid" in test:
+        text += f"; FID {test['fid']:.1f}"
+    unseen = data["scores"]["final"].get("test_unseen", {})
+    if "cond_acc_shape" in unseen:
+        text += (f". On shape–colour pairs it never saw in training, it gets the shape right "
+                 f"{unseen['cond_acc_shape']:.0%} of the time")
+    return text + "."
+
+
+def summary(results: Path, paper: str) -> str:
+    """The plain-language part: what was run, what came out, per claim, and the shipped model's numbers."""
+    report = results / paper / "report.md"
+    title = paper
+    if report.is_file():
+        first = report.read_text().splitlines()[0]
+        title = re.sub(r"^#\s*", "", first).strip() or paper
+    runs = _runs(results, paper)
+    v = pd.read_csv(results / paper / "verdicts.csv") if (results / paper / "verdicts.csv").is_file() else None
+    out = [f"### {title}: in short"]
+    setup = []
+    if not runs.empty:
+        seeds = runs["seed"].nunique() if "seed" in runs else None
+        preset = ", ".join(sorted(runs["preset"].dropna().astype(str).unique())) if "preset" in runs else ""
+        data = ", ".join(sorted(runs["dataset"].dropna().astype(str).unique())) if "dataset" in runs else ""
+        setup.append(f"We retrained every row of the paper's table {seeds} times, with different training "
+                     f"seeds, on our `{data}` data at the `{preset}` budget, and scored each run.")
+    if v is not None and len(v):
+        counts = v["verdict"].value_counts()
+        kinds = ["reproduced", "contradicted", "inconclusive"] + [k for k in counts.index if k not in
+                                                                  ("reproduced", "contradicted", "inconclusive")]
+        tally = ", ".join(f"{counts.get(k, 0)} {k}" for k in kinds)
+        setup.append(f"Of the paper's {len(v)} claims: **{tally}**.")
+        if counts.get("inconclusive", 0) == len(v):
+            setup.append("In every case the two models differed by less than the same model differs from one "
+                         "training run to the next, so at this budget the benchmark cannot say whether the "
+                         "paper's claims hold here; it does not show they are wrong.")
+    out.append(" ".join(setup))
+    if v is not None:
+        bullets = []
+        for _, r in v.iterrows():
+            what = (f"{METRICS.get(r['metric'], (r['metric'],))[0]} in the paper's favour: {r['effect']:+.2f}; "
+                    f"95% interval {r['ci_low']:+.2f} to {r['ci_high']:+.2f}" if r["effect"] == r["effect"]
+                    else "not measured")
+            why = "" if r["verdict"] in VERDICT_WORDS or not isinstance(r.get("why"), str) else f" {r['why']}."
+            bullets.append(f"- **{str(r['verdict']).capitalize()}**: {r['text']} ({what}).{why}")
+        out.append("\n".join(bullets))
+        shown = [k for k in VERDICT_WORDS if k in set(v["verdict"])]
+        out.append(" ".join(f"*{k.capitalize()}*: {VERDICT_WORDS[k]}." for k in shown))
+    out += [shipped_model(results, paper), code_version(runs)]
+    return "\n\n".join(s for s in out if s)
+
+
+def legend(results: Path, paper: str) -> str:
+    """How to read the table: what a cell is, what each measure means."""
+    agg = pd.read_csv(results / paper / "ablation.csv")
+    present = [k for k in METRICS if k in set(agg["metric"])]
+    lines = ["**How to read the table.** Each row is one model, trained once per seed; a cell is the mean ± "
+             "standard deviation over those runs (column *seeds*). The first columns say what the row is: the "
+             "paper's name for it, whether it uses conditioning augmentation (CA) and reads the text twice "
+             "(Stage-II gets the caption again), and the resolution it draws here. ↑ means higher is better, "
+             "↓ lower."]
+    lines += [f"- **{METRICS[k][0]}** ({METRICS[k][1]} is better): {METRICS[k][2]}." for k in present]
+    if agg.get("paper_mean") is not None and agg["paper_mean"].notna().any():
+        lines.append("- **paper's Inception score**: the paper's number, measured on CUB birds with an Inception "
+                     "network; ours uses our own classifier on our data, so compare which row wins, not the values.")
+    return "\n".join(lines)
+
+
+def markdown_table(df: pd.DataFrame, code: tuple[str, ...] = ()) -> str:
+    """``df`` as a Markdown table (proportional font, wraps to the page); ``code`` columns in backticks."""
+    if df.empty:
+        return ""
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    head = "| " + " | ".join(cell(c) for c in df.columns) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(f"`{cell(v)}`" if c in code and v not in ("", "–") else cell(v)
+                              for c, v in zip(df.columns, r)) + " |" for r in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
 
 
 def show(results: Path, paper: str | None):
+    """→ (summary, claims, legend, table, plot) for one paper; text as Markdown, the plot a path."""
     if not paper:
-        return pd.DataFrame(), pd.DataFrame(), None, "No benchmark results found under results/."
+        return "No benchmark results found under `results/`.", "", "", "", None
     plot = results / paper / "ablation.png"
-    report = results / paper / "report.md"
-    header = report.read_text().split("## Table")[0] if report.is_file() else ""
-    return table(results, paper), verdicts(results, paper), str(plot) if plot.is_file() else None, header
+    claims = markdown_table(verdicts(results, paper), code=("compares",))
+    return (summary(results, paper), "#### The paper's claims, tested\n\n" + claims if claims else "",
+            legend(results, paper), "#### Ablation table\n\n" + markdown_table(table(results, paper), code=("row",)),
+            str(plot) if plot.is_file() else None)
 
 
-def build(results: Path | None = None) -> None:
-    results = Path(results or DEFAULT_RESULTS)
+def build(ctx: Context) -> None:
+    results = Path(ctx.results)
     found = papers(results)
+    first = show(results, found[0] if found else None)
     with gr.Tab("Results"):
-        gr.Markdown("Ablation tables rerun by `python -m bench.ablations`: mean ± sd over training seeds, "
-                    "the paper's number beside ours, and a verdict per claim of the paper.")
-        choice = gr.Dropdown(found, value=found[0] if found else None, label="Paper")
-        first = show(results, found[0] if found else None)
-        header = gr.Markdown(first[3])
-        tbl = gr.Dataframe(first[0], label="Ablation table", interactive=False)
-        ver = gr.Dataframe(first[1], label="Claims and verdicts", interactive=False)
-        img = gr.Image(first[2], label="Plots", type="filepath", interactive=False)
-        choice.change(lambda p: show(results, p), [choice], [tbl, ver, img, header], api_name="results")
+        gr.Markdown("The papers' ablation tables, rerun by this project's benchmark "
+                    "(`python -m bench.ablations`) with several training seeds per row.")
+        choice = gr.Dropdown(found, value=found[0] if found else None, label="Paper", visible=len(found) > 1)
+        head = gr.Markdown(first[0], elem_id="results-summary")
+        ver = gr.Markdown(first[1], elem_id="results-claims", elem_classes="results-table")
+        leg = gr.Markdown(first[2], elem_id="results-legend")
+        tbl = gr.Markdown(first[3], elem_id="results-table", elem_classes="results-table")
+        img = gr.Image(first[4], label="Every measure per row (dots: single training runs; bars: mean ± sd)",
+                       type="filepath", interactive=False, elem_id="results-plot", buttons=["fullscreen"])
+        choice.change(lambda p: show(results, p), [choice], [head, ver, leg, tbl, img], api_name="results")
+
+
+TAB = Tab("Results", build)

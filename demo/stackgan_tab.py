@@ -1,49 +1,94 @@
-"""StackGAN tab: free text → Stage-I and Stage-II images; CA on/off; caption interpolation."""
+"""StackGAN tab: a caption → Stage-I and Stage-II images; CA on/off; interpolation between captions;
+what the model knows (its vocabulary and real training images).
+
+Every request goes through the model's :class:`~demo.serving.Batcher`, so visitors who press
+Generate at the same moment share one forward pass, and each gets the images it would have got
+alone (up to float rounding: a batch of one can take another convolution kernel, ~1e-6)."""
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
-import uuid
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 import torch
-from PIL import Image
 
-from core.data.base import image_to_uint8
 from core.pipeline import Pipeline
-from demo import validate
+from core.text import get_text_encoder
+from demo import validate, vocabulary
+from demo.serving import (SAVE_JS, SEED_LIMIT, Batcher, Job, Memo, Sample, gallery_html, safe, seeds_from, slug,
+                          to_png_array)
+from demo.tabs import Context, Tab
+
+log = logging.getLogger("demo")
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "results" / "checkpoints" / "stackgan"
+# Captions the data can express (one shape, one colour, at most one pattern, a background), picked
+# among the shipped model's better results; the first one fills the first view.
 EXAMPLES = [
-    "a large red star with blue stripes",
-    "a small green circle on a black background",
-    "a yellow heart with white dots",
-    "a purple crescent covered with fine checks",
-    "a plain orange arrow on a cream backdrop",
+    "a plain white arrow on a black background",
+    "a pink ring on a gray background",
+    "a striped red ring on a black background",
+    "a plain green triangle on a black background",
+    "a plain pink crescent on a navy background",
+    "a white cross on a navy background",
+    "a plain purple star on a gray background",
+    "a checkered yellow square on a black background",
 ]
-DISPLAY = 128  # displayed side of every image (nearest-neighbour upscale keeps pixels honest)
+DISPLAY = 128  # side of every image sent: Stage-I and Stage-II enlarged by whole pixels (nearest neighbour)
 MAX_SAMPLES = 8
+MAX_STEPS = 10
+FIRST_VIEW = dict(n=4, seed=0)
+STRIP = 8  # real training images in the "what the model knows" panel
+SEED_MAX = SEED_LIMIT - 1
+
+CA_INFO = ("Conditioning augmentation: StackGAN reads each caption as a random point near its sentence "
+           "embedding, drawn from the seed, so each sample gets a slightly different reading. Off: every "
+           "sample gets the same central reading (the mean μ) and differs only by its noise z; this model "
+           "relies on CA for variety, so the samples then look almost alike.")
 
 
 class StackGANDemo:
-    """The loaded model (once, at start-up) and the two actions of the tab."""
+    """The loaded model (once, at start-up), its batcher and the tab's actions.
+
+    Args:
+        checkpoint: checkpoint or run directory (default: ``$STACKGAN_DEMO_CHECKPOINT``, else the
+            shipped ``results/checkpoints/stackgan``).
+    """
 
     def __init__(self, checkpoint: str | Path | None = None):
         path = Path(checkpoint or os.environ.get("STACKGAN_DEMO_CHECKPOINT", DEFAULT_CHECKPOINT))
         self.error: str | None = None
         self.pipe: Pipeline | None = None
+        self.batcher: Batcher | None = None
         try:
-            self.pipe = Pipeline.from_checkpoint(path)
-            self.pipe.encode(["warm up"])  # load the sentence encoder now, not on the first click
-        except (FileNotFoundError, OSError, KeyError, ValueError) as e:
-            self.error = f"The StackGAN checkpoint could not be loaded from {path}: {e}"
+            pipe = Pipeline.from_checkpoint(path)
+            if pipe.conditions != ("text",):
+                raise ValueError(f"{pipe.cfg.model_name} is not a text-to-image model")
+            # Uncached encoder + a bounded memo in memory: the disk cache would keep every visitor's text.
+            self.encode = Memo(get_text_encoder(pipe.cfg.text_encoder, cached=False).encode)
+            self.encode(["warm up"])  # load the sentence encoder now, not on the first click
+            self.pipe, self.batcher = pipe, Batcher(pipe, self.encode)
+        except Exception:  # the app must still start (Results and About work without the model)
+            log.exception("StackGAN checkpoint %s could not be loaded", path)
+            self.error = ("The StackGAN checkpoint could not be loaded, so this tab cannot make images "
+                          "right now (the server log says why).")
 
     def _require(self) -> Pipeline:
         if self.pipe is None:
-            raise gr.Error(self.error or "no model loaded")
+            raise gr.Error(self.error or "No model is loaded.")
         return self.pipe
+
+    @property
+    def resolutions(self) -> tuple[int, int]:
+        """Sides of the Stage-I and Stage-II images (equal for a one-stage model)."""
+        m, res = self._require().cfg.model, self.pipe.resolution
+        return (m.stage1_resolution if getattr(m, "stages", 1) > 1 else res), res
+
+    @property
+    def scales(self) -> tuple[int, int]:
+        """Whole-pixel enlargement of Stage-I and Stage-II to about :data:`DISPLAY` pixels."""
+        return tuple(max(1, DISPLAY // r) for r in self.resolutions)
 
     def _noise(self, seeds: list[int], ca_sampling: bool) -> dict[str, torch.Tensor]:
         noise = self._require().noise(seeds)
@@ -51,91 +96,160 @@ class StackGANDemo:
             noise = {k: (torch.zeros_like(v) if k.startswith("eps") else v) for k, v in noise.items()}
         return noise
 
+    def samples(self, caption: str, seeds: list[int], ca_sampling: bool) -> dict[str, torch.Tensor]:
+        """``{"image": [n, C, H, W], "stage1": ...}`` for one caption and its seeds (batched)."""
+        self._require()
+        return self.batcher.run(Job([caption], torch.ones(len(seeds), 1), self._noise(seeds, ca_sampling)))
+
+    def _galleries(self, caption: str, seeds: list[int], out: dict) -> tuple[str, str]:
+        """The Stage-I and Stage-II galleries (HTML) of one caption's samples."""
+        (low, res), (s1, s2) = self.resolutions, self.scales
+        stage1 = out.get("stage1", out["image"])
+        stem = slug(caption)
+        one = [Sample(to_png_array(x, s1), f"seed {s}", f"{stem}_seed-{s}_stage1.png")
+               for x, s in zip(stage1, seeds)]
+        two = [Sample(to_png_array(x, s2), f"seed {s}", f"{stem}_seed-{s}_stage2.png")
+               for x, s in zip(out["image"], seeds)]
+        return (gallery_html(f"Stage-I: {low}×{low} sketch, each pixel shown as a square", one, 4, "Stage-I,"),
+                gallery_html(f"Stage-II: {res}×{res}", two, 4, "Stage-II,"))
+
     def generate(self, caption, n, seed, ca_sampling):
-        """→ (Stage-I gallery, Stage-II gallery): n samples of one caption, seeds seed..seed+n−1."""
-        pipe = self._require()
+        """→ (Stage-I gallery, Stage-II gallery, notice): ``n`` samples of one caption, seeds
+        ``seed, seed+1, ...`` (wrapping past 2**31 − 1 to 0). Galleries are HTML (:func:`gallery_html`)."""
+        self._require()
         caption = validate.caption(caption)
         n = validate.integer(n, 1, MAX_SAMPLES, "Number of samples")
-        seed = validate.integer(seed, 0, 2**31 - 1, "Seed")
+        seed = validate.integer(seed, 0, SEED_MAX, "Seed")
         ca_sampling = validate.flag(ca_sampling, "CA sampling")
-        seeds = list(range(seed, seed + n))
-        emb = pipe.encode([caption]).expand(n, -1)
-        out = pipe.generate(embeddings=emb, noise=self._noise(seeds, ca_sampling))
-        stage1 = out.get("stage1", out["image"])
-        return ([(_pil(x), f"seed {s}") for x, s in zip(stage1, seeds)],
-                [(_pil(x), f"seed {s}") for x, s in zip(out["image"], seeds)])
+        seeds = seeds_from(seed, n)
+        g1, g2 = self._galleries(caption, seeds, self.samples(caption, seeds, ca_sampling))
+        return g1, g2, self.notice(caption)
 
     def interpolate(self, caption_a, caption_b, steps, seed):
-        """→ gallery: Stage-II images along (1−β)·φ(a) + β·φ(b), same noise, CA mean (ε = 0)."""
-        pipe = self._require()
+        """→ gallery (HTML, one row): Stage-II images along (1−β)·φ(a) + β·φ(b), with the same noise
+        and the CA mean (ε = 0)."""
+        self._require()
         a = validate.caption(caption_a, "first caption")
         b = validate.caption(caption_b, "second caption")
-        steps = validate.integer(steps, 2, 10, "Steps")
-        seed = validate.integer(seed, 0, 2**31 - 1, "Seed")
-        ea, eb = pipe.encode([a, b])
+        steps = validate.integer(steps, 2, MAX_STEPS, "Steps")
+        seed = validate.integer(seed, 0, SEED_MAX, "Seed")
         betas = torch.linspace(0, 1, steps)
-        emb = (1 - betas)[:, None] * ea + betas[:, None] * eb  # [steps, E]
-        noise = self._noise([seed] * steps, ca_sampling=False)
-        out = pipe.generate(embeddings=emb, noise=noise)
-        return [(_pil(x), f"β = {float(bt):.2f}") for x, bt in zip(out["image"], betas)]
+        weights = torch.stack([1 - betas, betas], dim=1)  # [steps, 2]
+        out = self.batcher.run(Job([a, b], weights, self._noise([seed] * steps, ca_sampling=False)))
+        _, s2 = self.scales
+        stem = f"{slug(a, 40)}_to_{slug(b, 40)}_seed-{seed}"
+        return gallery_html("From the first caption (β = 0) to the second (β = 1)",
+                            [Sample(to_png_array(x, s2), f"β = {float(bt):.2f}", f"{stem}_beta-{float(bt):.2f}.png")
+                             for x, bt in zip(out["image"], betas)], alt="Stage-II,")
+
+    def notice(self, caption: str) -> str:
+        """What the model will not understand in ``caption`` (``""`` if nothing); ``shapes`` models only."""
+        return vocabulary.notice(caption) if self.pipe is not None and self.pipe.cfg.dataset == "shapes" else ""
+
+    def first_view(self) -> tuple[str, str]:
+        """The galleries before any click: :data:`EXAMPLES`\\[0] at :data:`FIRST_VIEW`, made at start-up."""
+        if self.pipe is None:
+            return "", ""
+        seeds = seeds_from(FIRST_VIEW["seed"], FIRST_VIEW["n"])
+        return self._galleries(EXAMPLES[0], seeds, self.samples(EXAMPLES[0], seeds, True))
+
+    def training_strip(self) -> str:
+        """A few real training images with their captions (``shapes`` only: rendered, needs no files)."""
+        cfg = self.pipe.cfg if self.pipe is not None else None
+        if cfg is None or cfg.dataset != "shapes":
+            return ""
+        try:
+            from core.data import load_dataset
+
+            ds = load_dataset("shapes", split="train", resolution=cfg.resolution, seed=cfg.dataset_seed,
+                              size=STRIP, cache=False)
+            items = [ds.item(i, ("image", "caption")) for i in range(len(ds))]
+        except Exception:
+            log.exception("could not render the training strip")
+            return ""
+        scale = max(1, DISPLAY // cfg.resolution)
+        return gallery_html("Real training images and one of their captions",
+                            [Sample(to_png_array(it["image"], scale), it["caption"], f"training-{i}.png")
+                             for i, it in enumerate(items)], columns=STRIP, alt="training image:", css_class="strip")
+
+    def describe(self) -> str:
+        if self.pipe is None:
+            return ""
+        c = self.pipe.cfg
+        low, res = self.resolutions
+        return (f"This model was trained on `{c.dataset}` ({c.preset} preset): Stage-I draws {low}×{low} "
+                f"pixels, Stage-II {res}×{res}; captions are read by the `{c.text_encoder}` "
+                "sentence encoder.")
 
 
-def _pil(image: torch.Tensor) -> str:
-    """Save one image as a PNG under a unique name and return its path.
-
-    Returning PIL images would make Gradio write each one to a cache path named by its content
-    hash, rewriting the file in place every time; two requests producing the same image at once
-    then race (one is served a half-written file). File paths are copied into the cache under a
-    temporary name and renamed, which is safe."""
-    arr = image_to_uint8(image)
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    _OUT.mkdir(parents=True, exist_ok=True)
-    path = _OUT / f"{uuid.uuid4().hex}.png"
-    Image.fromarray(arr).resize((DISPLAY, DISPLAY), Image.NEAREST).save(path)
-    old = sorted(_OUT.glob("*.png"), key=lambda p: p.stat().st_mtime)[:-_KEEP]
-    for p in old:  # Gradio has its own copy by now; keep the folder small
-        p.unlink(missing_ok=True)
-    return str(path)
-
-
-_OUT = Path(tempfile.gettempdir()) / f"stackgan-demo-{os.getpid()}"
-_KEEP = 512
-
-
-def build(model: StackGANDemo) -> None:
+def build(ctx: Context) -> None:
     """Add the tab's components and events to the enclosing ``gr.Blocks``."""
+    model = StackGANDemo(ctx.checkpoints.get("stackgan"))
+    ctx.models["stackgan"] = model
+    first1, first2 = model.first_view()
+    events = dict(concurrency_limit=ctx.max_visitors, concurrency_id="stackgan")
+
     with gr.Tab("StackGAN"):
+        gr.Markdown(
+            "Type a caption and press **Generate**. **Stage-I** sketches a small, coarse image from the "
+            "caption and random noise; **Stage-II** reads that sketch *and the caption again* and redraws it "
+            "at four times the size with more detail. " + model.describe())
         if model.error:
             gr.Markdown(f"⚠️ {model.error}")
-        info = ""
-        if model.pipe is not None:
-            c = model.pipe.cfg
-            info = (f"Model: StackGAN trained on `{c.dataset}` ({c.preset} preset), Stage-I "
-                    f"{c.model.stage1_resolution}×{c.model.stage1_resolution} → Stage-II {c.resolution}×{c.resolution}; "
-                    f"text encoder `{c.text_encoder}`. Describe a shape: its kind, colour, pattern, size, background.")
-        gr.Markdown("Type any caption. Stage-I sketches a low-resolution image from the caption and noise; "
-                    "Stage-II reads that sketch and the caption again and refines it. " + info)
-        with gr.Row():
-            caption = gr.Textbox(label="Caption", value=EXAMPLES[0], max_lines=3, scale=3)
-            with gr.Column(scale=1):
-                n = gr.Slider(1, MAX_SAMPLES, value=4, step=1, label="Samples")
-                seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
-                ca = gr.Checkbox(value=True, label="CA sampling (off: use the CA mean μ)")
-        gr.Examples(EXAMPLES, inputs=[caption])
-        btn = gr.Button("Generate", variant="primary")
-        with gr.Row():
-            g1 = gr.Gallery(label="Stage-I", columns=4, height="auto", elem_id="stage1-gallery")
-            g2 = gr.Gallery(label="Stage-II", columns=4, height="auto", elem_id="stage2-gallery")
-        btn.click(model.generate, [caption, n, seed, ca], [g1, g2], api_name="generate")
-        caption.submit(model.generate, [caption, n, seed, ca], [g1, g2], api_visibility="private")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=280):
+                caption = gr.Textbox(
+                    label="Caption", value=EXAMPLES[0], max_lines=3, elem_id="caption",
+                    info="Describe one shape: its kind, colour, one pattern, size and background, as in "
+                         "the examples below.")
+                notice = gr.Markdown(model.notice(EXAMPLES[0]), elem_id="caption-notice")
+                btn = gr.Button("Generate", variant="primary", elem_id="generate")
+            with gr.Column(scale=2, min_width=260):
+                n = gr.Slider(1, MAX_SAMPLES, value=FIRST_VIEW["n"], step=1, label="Samples", elem_id="samples",
+                              info="How many images to draw for this caption, each from its own seed.")
+                seed = gr.Number(value=FIRST_VIEW["seed"], precision=0, label="Seed", minimum=0, maximum=SEED_MAX,
+                                 info="Sample i uses seed + i; the same caption and seed always give the "
+                                      "same image.")
+                ca = gr.Checkbox(value=True, label="CA sampling", info=CA_INFO)
+        with gr.Row(elem_classes="stage-row"):  # side by side; stacked on a phone (min widths)
+            with gr.Column(min_width=320):
+                g1 = gr.HTML(first1, elem_id="stage1-gallery", js_on_load=SAVE_JS, min_height=60)
+            with gr.Column(min_width=320):
+                g2 = gr.HTML(first2, elem_id="stage2-gallery", js_on_load=SAVE_JS, min_height=60)
+        inputs, outputs = [caption, n, seed, ca], [g1, g2, notice]
+        run = safe(model.generate)
+        btn.click(run, inputs, outputs, api_name="generate", **events)
+        caption.submit(run, inputs, outputs, api_visibility="private", **events)
+        gr.Examples([[c, FIRST_VIEW["n"], FIRST_VIEW["seed"], True] for c in EXAMPLES], inputs=inputs,
+                    outputs=outputs, fn=run, run_on_click=True, cache_examples=False, visible_columns=[0],
+                    api_visibility="private", label="Examples (click one to generate it)",
+                    elem_id="examples")
 
-        gr.Markdown("### Interpolate between two captions (fixed noise)")
+        with gr.Accordion("What the model knows", open=True, elem_id="knows"):
+            strip = model.training_strip()
+            gr.Markdown(
+                "It learned from rendered pictures of **one raised shape** with **one colour**, at most "
+                "**one pattern** (in lighter and darker shades of that colour), a size and a background, "
+                "each with captions such as the ones under the images below. Words outside this list mean "
+                "nothing to it; the notice under the caption box says when a caption uses them.\n\n"
+                + vocabulary.panel_markdown())
+            if strip:
+                gr.HTML(strip, elem_id="training-strip", js_on_load=SAVE_JS)
+
+        gr.Markdown("### Between two captions\nStage-II images of points on the straight line from the first "
+                    "caption's embedding to the second's, all with the same noise and CA off, so only the "
+                    "caption changes from left to right.")
         with gr.Row():
-            cap_a = gr.Textbox(label="From", value=EXAMPLES[1])
-            cap_b = gr.Textbox(label="To", value=EXAMPLES[2])
-            steps = gr.Slider(2, 10, value=6, step=1, label="Steps")
-            iseed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
-        ibtn = gr.Button("Interpolate")
-        gi = gr.Gallery(label="Stage-II along the interpolation", columns=6, height="auto")
-        ibtn.click(model.interpolate, [cap_a, cap_b, steps, iseed], [gi], api_name="interpolate")
+            cap_a = gr.Textbox(label="From", value=EXAMPLES[1], min_width=200, info="The caption at the left end.")
+            cap_b = gr.Textbox(label="To", value=EXAMPLES[6], min_width=200, info="The caption at the right end.")
+        with gr.Row():
+            steps = gr.Slider(2, MAX_STEPS, value=6, step=1, label="Steps", min_width=200,
+                              info="Images along the way, both ends included.")
+            iseed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=SEED_MAX, min_width=200,
+                              info="The one noise every step uses.")
+        ibtn = gr.Button("Interpolate", elem_id="interpolate")
+        gi = gr.HTML("", elem_id="interp-gallery", js_on_load=SAVE_JS, min_height=60)
+        ibtn.click(safe(model.interpolate), [cap_a, cap_b, steps, iseed], [gi], api_name="interpolate", **events)
+
+
+TAB = Tab("StackGAN", build, model=True)

@@ -15,7 +15,7 @@ def caption(text, name: str = "caption") -> str:
         raise gr.Error(f"The {name} must be text.")
     text = " ".join(text.split())
     if not text:
-        raise gr.Error(f"The {name} is empty: describe a shape, e.g. 'a large red star with blue stripes'.")
+        raise gr.Error(f"The {name} is empty: describe a shape, e.g. 'a striped red ring on a black background'.")
     if len(text) > MAX_CAPTION_CHARS:
         raise gr.Error(f"The {name} is {len(text):,} characters long; the limit is {MAX_CAPTION_CHARS}. "
                        "One or two sentences work best.")

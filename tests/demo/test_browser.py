@@ -1,24 +1,30 @@
-"""A real browser (headless Chromium from Debian, driven by Selenium) uses the demo: it types a
-caption, clicks Generate and finds the generated images. The screenshot it takes is the README's
-(set DEMO_SCREENSHOT to choose where it is written).
+"""A real browser (headless Chromium from Debian, driven by Selenium) uses the demo as shipped (the
+committed StackGAN checkpoint and results/): at 1366 px it finds images before any click, types a
+caption, generates, downloads an image and reads the Results tab; at 390 px (a phone) it generates
+eight samples and checks that every one of them is on screen. The desktop screenshot it takes is the
+README's: ``DEMO_SCREENSHOT=docs/demo.png pytest tests/demo/test_browser.py`` rewrites it (by default
+it goes to a temp folder).
 
 Skipped when Chromium is not installed, unless REQUIRE_BROWSER=1 (CI sets it, after installing
 chromium and chromium-driver), in which case a missing browser fails the test.
 """
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from demo.app import build_app, launch
+from demo.serving import slug
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+DESKTOP, PHONE = (1366, 960), (390, 844)
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path):
     if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail("chromium / chromedriver not found (apt-get install chromium chromium-driver)")
@@ -30,37 +36,142 @@ def browser():
     opts.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,1100"):
+                 "--no-first-run", "--hide-scrollbars", f"--window-size={DESKTOP[0]},{DESKTOP[1]}"):
         opts.add_argument(flag)
+    opts.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                           "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     yield driver
     driver.quit()
 
 
-def test_browser_generates_images(browser, free_port, tmp_path):
-    """Against the app as shipped: the committed StackGAN checkpoint and results/."""
+def _viewport(driver, width, height):
+    """Make the page's viewport ``width`` × ``height`` CSS pixels (as a phone of that width shows it)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def _images(driver, gallery):
+    """Each image of a gallery: its file name, box in the viewport, and whether it is the element on top there."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll(arguments[0] + ' figure')].map(f => {
+          const img = f.querySelector('img');
+          img.scrollIntoView({block: 'center'});
+          const r = img.getBoundingClientRect();
+          const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return {name: f.querySelector('a.save').getAttribute('download'), left: r.left, right: r.right,
+                  width: r.width, height: r.height, top: r.top, bottom: r.bottom, onTop: top === img,
+                  loaded: img.complete && img.naturalWidth > 0, vw: document.documentElement.clientWidth};
+        });""", gallery)
+
+
+def _generate(driver, wait, caption, samples=None):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.CSS_SELECTOR, "#caption textarea")
+    box.clear()
+    box.send_keys(caption)
+    if samples is not None:
+        number = driver.find_element(By.CSS_SELECTOR, "#samples input[type=number]")
+        number.send_keys(Keys.CONTROL, "a")
+        number.send_keys(str(samples), Keys.TAB)
+    driver.find_element(By.CSS_SELECTOR, "#generate").click()
+    want = slug(caption)
+    wait.until(lambda d: all(len(_names(d, g)) >= (samples or 4) and all(n.startswith(want) for n in _names(d, g))
+                             for g in ("#stage1-gallery", "#stage2-gallery")))
+
+
+def _tab(driver, title):
+    from selenium.webdriver.common.by import By
+
+    return next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if b.text.strip() == title)
+
+
+def _names(driver, gallery):
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0] + ' a.save')].map(a => a.getAttribute('download'))",
+        gallery)
+
+
+def test_browser_desktop_and_phone(browser, free_port, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     app = build_app()
-    assert app is not None
     _, url, _ = launch(app, port=free_port(), block=False)
     try:
         browser.get(url)
         wait = WebDriverWait(browser, 60)
-        box = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "textarea")))
-        box.clear()
-        box.send_keys("a yellow heart with white dots")
-        button = next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Generate")
-        button.click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#stage2-gallery img")) >= 4)
-        images = browser.find_elements(By.CSS_SELECTOR, "#stage2-gallery img")
-        assert all(img.get_attribute("src") for img in images)
-        assert len(browser.find_elements(By.CSS_SELECTOR, "#stage1-gallery img")) >= 4
+        wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#generate")))
+
+        # First view: generated images and real training images are there before any click.
+        wait.until(lambda d: len(_images(d, "#stage2-gallery")) == 4)
+        for g in ("#stage1-gallery", "#stage2-gallery", "#training-strip"):
+            assert all(i["loaded"] and i["width"] > 40 for i in _images(browser, g)), g
+
+        # An example generates on click (and fills the caption box).
+        example = "a striped red ring on a black background"
+        next(e for e in browser.find_elements(By.CSS_SELECTOR, "#examples button") if e.text.strip() == example).click()
+        wait.until(lambda d: len(_names(d, "#stage2-gallery")) == 4
+                   and all(n.startswith(slug(example)) for n in _names(d, "#stage2-gallery")))
+        assert browser.find_element(By.CSS_SELECTOR, "#caption textarea").get_attribute("value") == example
+
+        # Desktop: generate; Stage-I and Stage-II side by side; the README screenshot.
+        _generate(browser, wait, "a plain green triangle on a black background")
+        one, two = _images(browser, "#stage1-gallery"), _images(browser, "#stage2-gallery")
+        assert all(i["loaded"] for i in one + two)
+        assert one[-1]["right"] < two[0]["left"]  # side by side
+        assert [i["name"] for i in two][:2] == ["a-plain-green-triangle-on-a-black-background_seed-0_stage2.png",
+                                               "a-plain-green-triangle-on-a-black-background_seed-1_stage2.png"]
+        browser.execute_script("window.scrollTo(0, 0)")
         shot = Path(os.environ.get("DEMO_SCREENSHOT", tmp_path / "demo.png"))
         shot.parent.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+
+        # A download gets the image under its caption-and-seed name.
+        link = browser.find_element(By.CSS_SELECTOR, "#stage2-gallery a.save")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+        assert link.get_attribute("href").startswith("data:image/png;base64,")
+        target = tmp_path / "downloads" / "a-plain-green-triangle-on-a-black-background_seed-0_stage2.png"
+        deadline = time.time() + 20
+        while not target.is_file() and time.time() < deadline:
+            time.sleep(0.2)
+        assert target.is_file() and target.read_bytes()[:4] == b"\x89PNG"
+
+        # Results tab: the summary first, the table fits the page, the plot shows.
+        _tab(browser, "Results").click()
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results-summary").is_displayed())
+        assert "in short" in browser.find_element(By.CSS_SELECTOR, "#results-summary").text
+        fit = browser.execute_script("""
+            const t = document.querySelector('#results-table table');
+            const box = document.querySelector('#results-table');
+            return [t.getBoundingClientRect().right, box.getBoundingClientRect().right,
+                    document.documentElement.clientWidth];""")
+        assert fit[0] <= fit[1] + 1 and fit[0] <= fit[2], fit  # the last (paper) column is on the page
+        plot = browser.find_element(By.CSS_SELECTOR, "#results-plot img")
+        assert plot.size["height"] > 300 and plot.size["width"] > 600
+        _tab(browser, "StackGAN").click()
+
+        # Phone, 390 px: eight samples; the galleries stack and every sample is on screen, readable.
+        _viewport(browser, *PHONE)
+        time.sleep(0.5)
+        _generate(browser, wait, "a pink ring on a gray background", samples=8)
+        one, two = _images(browser, "#stage1-gallery"), _images(browser, "#stage2-gallery")
+        assert len(one) == len(two) == 8
+        for i in one + two:
+            assert i["loaded"] and i["onTop"], i
+            assert 0 <= i["left"] and i["right"] <= i["vw"] and i["width"] >= 48, i
+        page = browser.execute_script("""
+            const r = id => document.querySelector(id).getBoundingClientRect();
+            window.scrollTo(0, 0);
+            return [r('#stage1-gallery').bottom, r('#stage2-gallery').top,
+                    document.documentElement.scrollWidth, document.documentElement.clientWidth];""")
+        assert page[0] <= page[1]  # stacked
+        assert page[2] <= page[3]  # nothing wider than the phone
+        browser.save_screenshot(str(tmp_path / "phone.png"))
     finally:
         app.close()

@@ -1,0 +1,248 @@
+"""Serving machinery shared by every model tab: one forward pass for many visitors, images that
+travel inside the answer, bounded memory, and errors a visitor may read.
+
+- :class:`Batcher` groups the requests that arrive while the model is busy into one
+  ``Pipeline.generate`` call (dynamic batching). Sample ``i`` of a request depends only on its
+  own condition and seed (``Pipeline`` seeds each sample's noise alone, BatchNorm is in eval
+  mode), so a request gets the same images in a batch of sixteen visitors as alone (up to float
+  rounding, ~1e-6: a batch of one may run another convolution kernel than a batch of many).
+- :func:`gallery_html` puts a request's images into its answer as ``data:`` URIs. No image file
+  is written, so there is no shared folder to race on and no file cache to grow; and a request
+  is one message instead of one message plus a download per image, which on a 2-core CPU is
+  most of the cost of serving sixteen visitors at once (measured: ``tests/demo/test_bench_latency.py``).
+- :class:`Memo` keeps caption embeddings in memory, at most ``size`` of them.
+- :func:`safe` turns any unexpected exception into one plain sentence for the visitor (the
+  details go to the server log): no server path or traceback ever reaches a browser.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import functools
+import io
+import logging
+import queue
+import re
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from html import escape as esc
+from typing import Callable, Sequence
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from core.data.base import image_to_uint8
+from core.pipeline import Pipeline
+
+log = logging.getLogger("demo")
+
+SEED_LIMIT = 2**31  # seeds are 0 .. 2**31 - 1 (the seed box's range); sample i uses (seed + i) mod this
+GENERIC_ERROR = "Something went wrong while making the images. Please try again in a moment."
+
+
+def seeds_from(start: int, n: int) -> list[int]:
+    """``n`` consecutive seeds from ``start``, wrapping past 2**31 − 1 to 0: every label can be typed back."""
+    return [(start + i) % SEED_LIMIT for i in range(n)]
+
+
+def slug(text: str, limit: int = 60) -> str:
+    """A file-name-safe ASCII slug of a caption (``"A red star!"`` → ``a-red-star``)."""
+    s = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:limit].strip("-")
+    return s or "caption"
+
+
+def safe(fn: Callable) -> Callable:
+    """Wrap an event handler: ``gr.Error`` passes through (it is written for the visitor); anything
+    else is logged with its traceback and replaced by :data:`GENERIC_ERROR`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception:
+            log.exception("%s failed", getattr(fn, "__qualname__", fn))
+            raise gr.Error(GENERIC_ERROR) from None
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------------------ images
+def to_png_array(image: torch.Tensor, scale: int) -> np.ndarray:
+    """``[C, H, W]`` in [-1, 1] → ``[H·scale, W·scale, 3]`` uint8, each pixel a ``scale``×``scale``
+    square (nearest neighbour: a 16-px Stage-I reads as pixels, not as blur)."""
+    arr = image_to_uint8(image)  # [H, W, C]
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    if scale > 1:
+        arr = arr.repeat(scale, axis=0).repeat(scale, axis=1)
+    return np.ascontiguousarray(arr)
+
+
+def data_uri(arr: np.ndarray) -> str:
+    """uint8 ``[H, W, 3]`` → ``data:image/png;base64,...`` (the image travels inside the answer)."""
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG", compress_level=1)  # small images: fast beats small
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a gallery: pixels, the line under it, the name its download gets."""
+
+    image: np.ndarray  # uint8 [H, W, 3]
+    caption: str  # e.g. "seed 7"
+    filename: str  # e.g. "a-red-star_seed-7_stage2.png"
+
+
+def gallery_html(title: str, samples: Sequence[Sample], columns: int | None = None, alt: str = "",
+                 css_class: str = "") -> str:
+    """A titled grid of images, each with its caption and a download button, as one HTML string.
+
+    The images are inline (``data:`` URIs): the answer to a request carries its own images, so
+    no file is written, shared, served separately or left behind. ``columns`` fixes the number
+    per row (default: all in one row); the CSS in :data:`demo.app.CSS` scales them to the width
+    (``css_class``: more classes for the grid, e.g. ``strip``: fewer per row on a phone).
+    Only text the demo writes goes in (captions are "seed 7", names are slugs), escaped anyway.
+    """
+    columns = columns or max(1, len(samples))
+    figures = "".join(
+        f'<figure class="sample"><img src="{data_uri(s.image)}" alt="{esc(alt)} {esc(s.caption)}" '
+        f'width="{s.image.shape[1]}" height="{s.image.shape[0]}"><figcaption><span>{esc(s.caption)}</span>'
+        f'<a class="save" href="#" download="{esc(s.filename)}" title="Download {esc(s.filename)}" '
+        f'aria-label="Download this image">⤓</a></figcaption></figure>'
+        for s in samples)
+    return (f'<div class="gallery-title">{esc(title)}</div>'
+            f'<div class="samples {esc(css_class)}" style="--columns: {int(columns)}" data-count="{len(samples)}">'
+            f'{figures}</div>')
+
+
+# A download link gets its image when clicked (the image is in the page once, not twice).
+SAVE_JS = """
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a.save');
+  if (!link) return;
+  const img = link.closest('figure').querySelector('img');
+  if (img) { link.href = img.src; } else { event.preventDefault(); }
+});
+"""
+
+
+# ---------------------------------------------------------------------------------------- batching
+@dataclass
+class Job:
+    """One request's samples: sample ``i`` is conditioned on ``weights[i] @ embed(captions)`` and
+    drawn with ``noise[k][i]`` (interpolation mixes two captions; a plain request has one)."""
+
+    captions: list[str]  # the distinct captions this job needs
+    weights: torch.Tensor  # [n, len(captions)]
+    noise: dict[str, torch.Tensor]  # {name: [n, ...]}
+    future: Future = field(default_factory=Future)
+
+    @property
+    def n(self) -> int:
+        return int(self.weights.shape[0])
+
+
+class Batcher:
+    """One worker thread per model runs every job; jobs that arrive while it is busy wait and then
+    go through together, in one text-encoder call and one ``Pipeline.generate`` call.
+
+    Args:
+        pipe: the model.
+        encode: captions → ``[N, E]`` embeddings (the demo's own, with a bounded memo).
+        max_samples: most samples in one forward pass (a larger job runs alone).
+        linger_s: after the first job of an idle spell, wait this long for others (a burst of
+            visitors then shares the first pass too).
+    """
+
+    def __init__(self, pipe: Pipeline, encode: Callable[[list[str]], torch.Tensor],
+                 max_samples: int = 256, linger_s: float = 0.005):
+        self.pipe, self.encode = pipe, encode
+        self.max_samples, self.linger_s = max_samples, linger_s
+        self._queue: queue.Queue[Job] = queue.Queue()
+        # recent passes: (jobs, samples, seconds); for the tests and the latency benchmark
+        self.passes: collections.deque[tuple[int, int, float]] = collections.deque(maxlen=1000)
+        self._thread = threading.Thread(target=self._run, name="demo-batcher", daemon=True)
+        self._thread.start()
+
+    def run(self, job: Job, timeout: float = 120.0) -> dict[str, torch.Tensor]:
+        """Queue ``job``, wait for it → ``{name: [n, C, H, W]}`` as ``Pipeline.generate`` returns."""
+        self._queue.put(job)
+        return job.future.result(timeout=timeout)
+
+    def _take(self) -> list[Job]:
+        jobs = [self._queue.get()]
+        total = jobs[0].n
+        deadline = time.monotonic() + self.linger_s
+        while total < self.max_samples:
+            try:
+                job = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if total + job.n > self.max_samples:
+                self._queue.put(job)  # next pass (order among waiting jobs barely matters)
+                break
+            jobs.append(job)
+            total += job.n
+        return jobs
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._take()
+            t0 = time.perf_counter()
+            try:
+                outs = self._forward(jobs)
+            except BaseException as e:  # every waiting visitor hears of it; the worker lives on
+                for job in jobs:
+                    job.future.set_exception(e)
+                continue
+            self.passes.append((len(jobs), sum(j.n for j in jobs), time.perf_counter() - t0))
+            start = 0
+            for job in jobs:
+                job.future.set_result({k: v[start:start + job.n] for k, v in outs.items()})
+                start += job.n
+
+    @torch.no_grad()
+    def _forward(self, jobs: list[Job]) -> dict[str, torch.Tensor]:
+        captions = list(dict.fromkeys(c for job in jobs for c in job.captions))
+        table = self.encode(captions)  # [C, E]
+        index = {c: i for i, c in enumerate(captions)}
+        emb = torch.cat([job.weights @ table[[index[c] for c in job.captions]] for job in jobs])  # [N, E]
+        noise = {k: torch.cat([job.noise[k] for job in jobs]) for k in jobs[0].noise}
+        return self.pipe.generate(embeddings=emb, noise=noise)
+
+
+class Memo:
+    """A bounded memo of caption embeddings in memory (least recently used out first).
+
+    The demo encodes with an *uncached* text encoder plus this memo: the project's disk cache keeps
+    one file per distinct call, which free text from visitors would grow without end."""
+
+    def __init__(self, encode: Callable[[list[str]], torch.Tensor], size: int = 2048):
+        self._encode, self.size = encode, size
+        self._memo: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        with self._lock:
+            missing = [c for c in dict.fromkeys(captions) if c not in self._memo]
+        fresh = self._encode(missing).float() if missing else None
+        with self._lock:
+            for i, c in enumerate(missing):
+                self._memo[c] = fresh[i].clone()
+            rows = []
+            for c in captions:
+                self._memo.move_to_end(c)
+                rows.append(self._memo[c])
+            while len(self._memo) > self.size:
+                self._memo.popitem(last=False)
+        return torch.stack(rows)
