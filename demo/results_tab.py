@@ -23,7 +23,8 @@ METRICS = {
     "kid_mean": ("KID", "lower", "kernel distance on the same features; like FID, but less biased with few "
                  "images"),
     "cond_acc": ("caption accuracy", "higher", "how often the classifier reads back the shape, colour, "
-                 "pattern, size and background the caption asked for (mean over those five)"),
+                 "pattern, size and background the caption asked for (in tables scored under the protocol: "
+                 "the mean over the attributes every row can show)"),
     "diversity": ("diversity", "higher", "how different the images of one caption are from each other "
                   "(0 = the model ignores its random noise)"),
     "inception_fid": ("Inception FID", "lower", "FID with the standard Inception-v3 features instead of "
