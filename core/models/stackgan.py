@@ -213,11 +213,14 @@ class StackGANDiscriminator(nn.Module):
         self.uncond = nn.Conv2d(ch, 1, 4, 4, 0) if uncond_head else None
         init_weights(self)
 
-    def forward(self, image: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, image: torch.Tensor, condition: torch.Tensor, *more: torch.Tensor):
         """image ``[B, C, R, R]``, condition ``[B, cond]`` → (conditional logits ``[B]``,
-        unconditional logits ``[B]`` or None)."""
+        unconditional logits ``[B]`` or None). Each further condition in ``more`` (e.g. the wrong
+        caption's) adds its conditional logits ``[B]`` to the tuple, from the same image features: the
+        image is encoded once, as the reference code does for the real/wrong pair."""
         h = self.encode(image)  # [B, ch, 4, 4]
-        return self.head(h, condition), (self.uncond(h).flatten() if self.uncond is not None else None)
+        out = (self.head(h, condition), (self.uncond(h).flatten() if self.uncond is not None else None))
+        return out + tuple(self.head(h, c) for c in more)
 
 
 class StackGAN(nn.Module):
@@ -333,7 +336,10 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
         # D is called once per (image, condition) group, as in the reference code: with batch norm
         # in D, a batch mixing real and fake images would be normalised differently from the
         # all-fake batch of the G step, and G would be trained against a D it never meets.
-        (s_r, u_r), (s_w, _), (s_f, u_f) = D(real, d_right), D(real, d_wrong), D(fake.detach(), d_right)
+        # The real batch is encoded once for its right and wrong conditions (as the reference code);
+        # the losses are those of two separate calls, but D's BN running statistics (unused: D is
+        # never run in eval mode) move once, and float sums may differ in the last bits.
+        (s_r, u_r, s_w), (s_f, u_f) = D(real, d_right, d_wrong), D(fake.detach(), d_right)
         s_r, s_w, s_f = s_r.float(), s_w.float(), s_f.float()
         if u_r is None:
             loss_d = losses.d_loss_matching_aware(s_r, s_w, s_f)
