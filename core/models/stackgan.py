@@ -438,7 +438,7 @@ SPEC = ModelSpec(
                             # the paper's joint grid is 16×16 (64-px Stage-I); a 16-px Stage-I encoded
                             # to 4×4 lost its layout (measured: docs/stackgan.md, "Stage-II joint")
                             "stage2_encoder_down": 1},
-                  # channels_last: 1.09x (Stage-I) and 1.37x (Stage-II) faster training steps at this size on this
+                  # channels_last: 1.1-1.2x (Stage-I) and 1.3-1.4x (Stage-II) faster training steps at this size on this
                   # CPU (results/perf/cpu.md); it changes float results, so it is part of the preset
                   "channels_last": True,
                   "resolution": 64, "batch_size": 32, "log_every": 25, "sample_every": 500,
