@@ -7,7 +7,7 @@ limit, peak memory, and StackGAN side by side with StackGAN-Pytorch's architectu
     python -m bench.perf --device cuda --bf16 --compile  # a GPU: results/perf/cuda.csv and cuda.md
     python -m bench.perf --quick-check                   # tiny sizes, seconds: runs/perf-quick-check/
 
-For every registered model (``core.models.available_models()``), preset and training phase ("stage"):
+For every model of the suite (``core.models.available_models(builtin_only=True)``), preset and training phase ("stage"):
 
 - **training step**: the model's own ``train_step`` through :class:`core.models.base.StepContext` with
   the phase's optimizers, as ``core.train`` runs it, on a synthetic batch of the run's shape (the loop's
@@ -613,7 +613,7 @@ def settings_from(args) -> Settings:
 def main(argv=None) -> int:
     args = parse_args(argv)
     s = settings_from(args)
-    models = args.models or available_models()
+    models = args.models or available_models(builtin_only=True)  # workers know only these
     presets = args.presets or (["smoke"] if args.quick_check else ["quick", "paper"])
     out = Path(args.out or ("runs/perf-quick-check" if args.quick_check else "results/perf"))
     jobs = plan(models, presets, args.threads, s)

@@ -22,8 +22,10 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def available_models() -> list[str]:
-    return sorted(set(_MODULES) | set(_REGISTERED))
+def available_models(builtin_only: bool = False) -> list[str]:
+    """Every registered model's name; with ``builtin_only``, only the suite's own (``core/models/``),
+    not those registered at run time (extensions, tests), which other processes do not know."""
+    return sorted(set(_MODULES) if builtin_only else set(_MODULES) | set(_REGISTERED))
 
 
 def get_model_spec(name: str) -> ModelSpec:

@@ -26,7 +26,7 @@ def test_quick_check_measures_every_model_and_the_reference(benchmark, tmp_path)
         assert r["device"] == "cpu" and r["threads"] == "1" and r["torch"] and r["cpu"], r
     have = {(r["model"], r["stage"], r["impl"], r["channels_last"], r["measure"]) for r in rows}
     s = perf.settings_from(perf.parse_args(["--quick-check"]))
-    for model in available_models():
+    for model in available_models(builtin_only=True):
         phases = [p.name for p in get_model_spec(model).phases(perf.run_config(model, "smoke", s))]
         for stage in phases:
             for cl in ("False", "True"):

@@ -210,7 +210,7 @@ def test_oxford102_without_class_names_loads_for_metrics(tmp_path):
 def test_traits_declare_what_metrics_used_to_branch_on():
     shapes = dataset_traits("shapes")
     assert shapes.shuffled and shapes.always_stated == ("shape", "color") and shapes.classifier_resolution == 64
-    assert shapes.splits == ("train", "test", "test_unseen")
+    assert shapes.splits == ("train", "test", "test_unseen", "val")
     assert shapes.unresolvable_attributes(16) == {"texture"} and shapes.unresolvable_attributes(32) == set()
     assert shapes.eval_size("test", 300) == 300 and shapes.eval_size("test_unseen", 300) == 3000
     assert shapes.eval_size("test_unseen", 10) == 2000 and shapes.eval_size("test_unseen", 5000) == 20_000
