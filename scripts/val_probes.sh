@@ -10,6 +10,7 @@
 # Usage: scripts/val_probes.sh OUT_DIR   (two lanes, one per core, one torch thread each; ~20 min)
 set -euo pipefail
 R=${1:?out dir}
+mkdir -p "$R"
 PY=${PY:-.venv/bin/python}
 export OMP_NUM_THREADS=1
 lane() {
