@@ -436,7 +436,8 @@ SPEC = ModelSpec(
                             "z_dim": 100, "cond_dim": 128, "ngf1": 16, "ndf1": 16, "ngf2": 16, "ndf2": 16,
                             "num_residual": 4, "embedding_scale": 19.6, "kl_reduction": "mean",
                             # the paper's joint grid is 16×16 (64-px Stage-I); a 16-px Stage-I encoded
-                            # to 4×4 lost its layout (measured: docs/stackgan.md, "Stage-II joint")
+                            # to 4×4 loses its layout. This and the mean KL were re-decided on the val
+                            # split (docs/stackgan.md, "re-decided on the validation split")
                             "stage2_encoder_down": 1},
                   # channels_last: 1.1-1.2x (Stage-I) and 1.3-1.4x (Stage-II) faster training steps at this size on this
                   # CPU (results/perf/cpu.md); it changes float results, so it is part of the preset
