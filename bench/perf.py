@@ -71,8 +71,8 @@ from core.config import TrainConfig, build_config
 from core.pipeline import seeded_noise
 # the step outside the loop, built from the loop's own parts (bench reaches the models through core.train:
 # tests/test_architecture.py keeps bench off core.models)
-from core.train import (DataInfo, StepContext, _make_optimizers, _set_phase, available_models, build_model,
-                        get_model_spec)
+from core.train import (DataInfo, StepContext, _make_optimizers, _set_phase, autocast_for, available_models,
+                        build_model, checks_each_step, get_model_spec)
 
 CSV_COLUMNS = ["device", "model", "preset", "stage", "impl", "channels_last", "threads", "batch", "resolution",
                "measure", "value", "unit", "n", "dtype", "compiled", "torch", "cpu"]
@@ -178,13 +178,6 @@ def synthetic_batch(spec, cfg: TrainConfig, info: DataInfo, device: torch.device
     return batch
 
 
-def autocast_for(cfg: TrainConfig, device: torch.device) -> Callable[[], contextlib.AbstractContextManager]:
-    """The loop's autocast: bf16 on CUDA when ``cfg.bf16``, otherwise nothing."""
-    if cfg.bf16 and device.type == "cuda":
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext
-
-
 @dataclass
 class Stepper:
     """A measurable unit of work: ``step()`` once, its modules (for ``torch.compile``), and the number of
@@ -209,9 +202,7 @@ def our_train_step(job: Job, cfg: TrainConfig, device: torch.device) -> Stepper:
     nets = dict(model.named_children())
     batch = synthetic_batch(spec, cfg, info, device)
     autocast, counter = autocast_for(cfg, device), iter(range(1 << 62))
-    # the loop's finite check: each loss read back on CPU ("auto"), none inside the step on a GPU
-    check = getattr(cfg, "finite_check", "step")
-    check_finite = check == "step" or (check == "auto" and device.type == "cpu")
+    check_finite = checks_each_step(cfg, device)  # the loop's rule
 
     def step():
         spec.train_step(batch, StepContext(nets, optimizers, phase, next(counter), cfg, autocast,

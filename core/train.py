@@ -184,6 +184,21 @@ def _host_losses(losses: dict, step: int) -> dict[str, float]:
     return out
 
 
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    """The step's autocast: bf16 on CUDA when ``cfg.bf16``, otherwise nothing (a context factory)."""
+    if cfg.bf16 and device.type == "cuda":
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def checks_each_step(cfg: TrainConfig, device: torch.device) -> bool:
+    """Whether each loss is read back (and checked) inside the step: ``finite_check`` "step", or "auto" on
+    CPU; otherwise losses are checked at log and checkpoint steps (no host sync inside a GPU step)."""
+    if cfg.finite_check not in ("auto", "step", "log"):
+        raise ConfigError(f"finite_check must be 'auto', 'step' or 'log', got {cfg.finite_check!r}")
+    return cfg.finite_check == "step" or (cfg.finite_check == "auto" and device.type == "cpu")
+
+
 # ----------------------------------------------------------------------------------------------
 # model assembly
 
@@ -393,9 +408,7 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
 
     conds = BatchConditions(dataset, kinds, spec.mismatched, cfg.text_encoder, cfg.dataset)
     keys = batch_keys(spec, kinds)
-    if cfg.finite_check not in ("auto", "step", "log"):
-        raise ConfigError(f"finite_check must be 'auto', 'step' or 'log', got {cfg.finite_check!r}")
-    check_each_step = cfg.finite_check == "step" or (cfg.finite_check == "auto" and device.type == "cpu")
+    check_each_step = checks_each_step(cfg, device)
     on_device = DeviceData(dataset, keys, device, progress and rank == 0) if cfg.data_on_device else None
     sample = dataset[0]
     info = DataInfo(channels=sample["image"].shape[0], resolution=cfg.resolution, embed_dim=conds.embed_dim,
@@ -424,11 +437,7 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
         _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"], gen)
     log_path = _logger(run_dir, step if start_ckpt is not None else None) if rank == 0 else None
 
-    def autocast():
-        if cfg.bf16 and device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
+    autocast = autocast_for(cfg, device)
     fixed_cond = {k: v.to(device) for k, v in conds.items(grid_items(len(dataset))).items()}
     meta = {"git_sha": git_sha(), "seeds": {"model": cfg.model_seed, "data": cfg.data_seed, "eval": cfg.eval_seed},
             "data_info": dataclasses.asdict(info), "conditions": list(kinds)}
