@@ -34,7 +34,9 @@ def parse_args(argv=None):
     p.add_argument("--paper", required=True, choices=sorted(TABLES))
     p.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"])
     p.add_argument("--seeds", type=int, default=None, help="number of training seeds (default: the table's)")
-    p.add_argument("--dataset", default="shapes")
+    p.add_argument("--dataset", default=None,
+                   help="dataset the rows train and are scored on (default: the table's, e.g. shapes for stackgan, "
+                        "mnist5k for sgan)")
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue into an existing --out (finished cells are kept)")
     p.add_argument("--only", action="append", default=[], metavar="ROW", help="run only these rows (repeatable)")
@@ -66,7 +68,9 @@ def parse_args(argv=None):
     from bench.launch import add_launcher_arguments
 
     add_launcher_arguments(p)  # --launcher local|slurm|debug and the SLURM options (submitit)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.dataset = args.dataset or get_table(args.paper).dataset
+    return args
 
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (workers run `python -m bench.ablations` there)
@@ -178,7 +182,7 @@ def list_rows(table: Table, rows: list[Row], args) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     table = get_table(args.paper)
-    args.out = args.out or f"results/{args.paper}"
+    args.out = args.out or f"results/{args.paper}" + ("" if args.dataset == table.dataset else f"-{args.dataset}")
     out = Path(args.out)
     rows = table.rows_for(args.preset)
     known = {r.id for r in rows}

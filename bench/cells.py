@@ -20,7 +20,7 @@ from bench.provenance import code_fingerprint
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
-TABLES = {"stackgan": "bench.tables.stackgan"}
+TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan"}
 EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
 
 
@@ -33,14 +33,19 @@ def get_table(paper: str) -> Table:
 # ---------------------------------------------------------------------------------------------- configs
 
 def unit_config(unit: Unit, preset: str, seed: int, dataset: str, device: str, runs_dir: Path, threads: int = 1):
-    """The resolved :class:`TrainConfig` of ``unit`` for one seed (parents become ``init_from``), trained
+    """The resolved :class:`TrainConfig` of ``unit`` for one seed (a parent becomes ``init_from`` and/or
+    ``frozen`` entries), trained
     with ``threads`` torch threads."""
     from core.config import build_config
 
     fields = {"model_seed": seed, "data_seed": seed, "dataset": dataset, "device": device, "num_threads": threads}
     if unit.parent is not None:
-        fields["init_from"] = str(runs_dir / unit.parent.key(preset, seed))
-        fields["init_modules"] = tuple(unit.init_modules)
+        parent = runs_dir / unit.parent.key(preset, seed)
+        if unit.init_modules:
+            fields["init_from"] = str(parent)
+            fields["init_modules"] = tuple(unit.init_modules)
+        if unit.frozen_modules:
+            fields["frozen"] = tuple(f"{m}={parent}:{m}" for m in unit.frozen_modules)
     return build_config(unit.model, preset, dict(unit.overrides), **fields)
 
 

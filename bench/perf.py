@@ -432,7 +432,8 @@ def plan(models: list[str], presets: list[str], threads: list[int], s: Settings)
                     jobs.append(job)
                     if job.channels_last == variants[-1] and job.stage in refs:
                         jobs.append(dataclasses.replace(job, impl="reference", channels_last=False))
-                jobs += [Job("sample", model, preset, SAMPLE_STAGE, "ours", cl, t) for cl in variants]
+                if spec.generate is not None:  # not for a component that makes no images (SGAN's encoder)
+                    jobs += [Job("sample", model, preset, SAMPLE_STAGE, "ours", cl, t) for cl in variants]
                 if refs:
                     jobs.append(Job("sample", model, preset, SAMPLE_STAGE, "reference", False, t))
         jobs.append(Job("machine", stage="end", impl="machine", threads=t))

@@ -428,9 +428,9 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     notes = table.notes(args.preset)
     if notes:
         parts += [notes, ""]
-    parts += ["## Table", "", "Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
-              "Inception scores on CUB with an Inception net fine-tuned on birds; ours are scored by our own "
-              "classifier on our data, so compare directions and gaps, not absolute values.", ""]
+    parts += ["## Table", "", f"Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
+              f"{table.paper_scores}; ours are scored by our own classifier on our data, so compare directions and "
+              "gaps, not absolute values.", ""]
     header = ["row", "method", *[k for k in (rows[0].params if rows else {})], *metrics, "n", "paper IS"]
     body = []
     for r in rows:

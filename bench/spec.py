@@ -15,24 +15,29 @@ from typing import Callable
 # direction of each score key written by core.metrics.evaluate (unknown keys: higher is better)
 HIGHER_IS_BETTER = {"is_mean": True, "fid": False, "kid_mean": False, "inception_fid": False,
                     "inception_kid_mean": False, "inception_is_mean": True, "precision": True, "recall": True,
-                    "f_score": True, "cond_acc": True, "diversity": True, "normal_error_deg": False}
+                    "f_score": True, "cond_acc": True, "diversity": True, "diversity_detail": True, "normal_error_deg": False}
 
 
 @dataclass(frozen=True)
 class Unit:
     """One training run: a model, a preset, config overrides, and optionally a parent unit whose
-    trained sub-networks initialise this one (``init_modules``), e.g. Stage-II from Stage-I."""
+    trained sub-networks initialise this one (``init_modules``), e.g. Stage-II from Stage-I, or are
+    loaded into it frozen (``frozen_modules``), e.g. SGAN's pretrained encoder."""
 
     model: str
     overrides: dict
     parent: "Unit | None" = None
     init_modules: tuple[str, ...] = ()
+    frozen_modules: tuple[str, ...] = ()
 
     def key(self, preset: str, seed: int) -> str:
         """A short content hash naming this unit's run directory: equal configs share one run."""
         blob = json.dumps({"model": self.model, "overrides": self.overrides, "preset": preset, "seed": seed,
                            "parent": self.parent.key(preset, seed) if self.parent else None,
-                           "init": list(self.init_modules)}, sort_keys=True)
+                           "init": list(self.init_modules),
+                           # only when set, so the keys of units without frozen networks are unchanged
+                           **({"frozen": list(self.frozen_modules)} if self.frozen_modules else {})},
+                          sort_keys=True)
         return f"{self.model}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 
@@ -101,3 +106,4 @@ class Table:
     default_seeds: dict = field(default_factory=lambda: {"smoke": 2, "quick": 3, "paper": 3})
     eval_n: dict = field(default_factory=lambda: {"smoke": 64, "quick": 1000, "paper": 30000})
     paper_metric: str = "is_mean"  # the paper's own metric: reported beside each claim's declared one, never instead
+    paper_scores: str = "the paper's Inception scores"  # what the paper column holds, in words, for the report

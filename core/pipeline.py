@@ -51,9 +51,17 @@ class Pipeline:
         cfg = TrainConfig.from_dict(meta["config"])
         info = DataInfo(**meta["data_info"])
         spec = get_model_spec(cfg.model_name)
+        if spec.generate is None:
+            raise ValueError(f"{ckpt} is a {cfg.model_name} checkpoint, which makes no images (a pretrained "
+                             "component of another model); a Pipeline needs a generator's checkpoint")
         model = spec.build(cfg.model, info)
         load_weights(ckpt, model)
         return cls(model.to(device), cfg, info, meta, device)
+
+    @property
+    def noise_names(self) -> tuple[str, ...]:
+        """The model's noises in its order (the highest level first, the image level last)."""
+        return tuple(self.spec.noise_shapes(self.cfg.model))
 
     @property
     def resolution(self) -> int:

@@ -495,7 +495,7 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
                     rec = {"step": step, "phase": phase.name, "time": round(time.time() - t0, 3), **lrs, **ctx.losses}
                     with open(log_path, "a") as f:
                         f.write(json.dumps(rec) + "\n")
-                if step % cfg.sample_every == 0 or step == total:
+                if spec.generate is not None and (step % cfg.sample_every == 0 or step == total):
                     save_sample_grid(spec, model, cfg, fixed_cond, run_dir / "samples" / f"step_{step:07d}.png")
             if step % cfg.checkpoint_every == 0 or milestone:
                 _save(run_dir, model, cfg, meta, step, phase, opts, gen, rank, world,

@@ -18,9 +18,9 @@ discriminators, a conditional loss and an entropy loss that keeps the noise from
 **S²-GAN** ([Wang & Gupta, ECCV 2016](https://arxiv.org/abs/1603.05631)) factorises image generation into
 *structure* (surface normals) and *style* (appearance rendered on that structure).
 
-This demo runs the models trained by this project on its procedurally rendered `shapes` dataset, offline, on a CPU.
-The StackGAN tab serves the shipped StackGAN; SGAN and S²-GAN get their own tabs once their models are trained
-and shipped. The results tab shows the project's multi-seed reruns of the papers' ablation tables.
+This demo runs the models trained by this project, offline, on a CPU: StackGAN on its procedurally rendered
+`shapes` dataset, SGAN on real MNIST digits (`mnist5k`) and on `shapes`. S²-GAN gets its own tab once its models are
+trained and shipped. The results tab shows the project's multi-seed reruns of the papers' ablation tables.
 """
 
 

@@ -9,11 +9,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from demo import about_tab, results_tab, stackgan_tab  # noqa: E402
+from demo import about_tab, results_tab, sgan_tab, stackgan_tab  # noqa: E402
 from demo.tabs import Context, Tab  # noqa: E402
 
-# The tabs, in order. A new model's tab (SGAN, S²-GAN, the stacked study) is one more entry here.
-TABS: tuple[Tab, ...] = (stackgan_tab.TAB, results_tab.TAB, about_tab.TAB)
+# The tabs, in order. A new model's tab (S²-GAN, the stacked study) is one more entry here.
+TABS: tuple[Tab, ...] = (stackgan_tab.TAB, sgan_tab.TAB, results_tab.TAB, about_tab.TAB)
 MAX_VISITORS = 16  # requests per model in flight at once; they share batched forward passes
 QUEUE_SIZE = 256  # requests waiting at most; more get "the queue is full"
 # Gradio keeps each session's last outputs (here up to ~0.2 MB of inline images) until this many
@@ -42,14 +42,16 @@ CSS = """
 """
 
 
-def build_app(checkpoint=None, results=None) -> gr.Blocks:
+def build_app(checkpoint=None, results=None, sgan=None) -> gr.Blocks:
     """The whole app; models load here, once.
 
     Args:
         checkpoint: the StackGAN checkpoint to serve (default: the shipped one).
         results: the ``results/`` folder the Results tab reads (default: the repository's).
+        sgan: the folder holding the SGAN checkpoints, ``sgan-<dataset>[-noent]`` (default: the
+            shipped ``results/checkpoints``; see :mod:`demo.sgan_tab`).
     """
-    ctx = Context(checkpoints={"stackgan": checkpoint}, results=results or results_tab.DEFAULT_RESULTS,
+    ctx = Context(checkpoints={"stackgan": checkpoint, "sgan": sgan}, results=results or results_tab.DEFAULT_RESULTS,
                   max_visitors=MAX_VISITORS)
     with gr.Blocks(title="Stacked GANs") as app:
         gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch, running on a CPU, offline. "
@@ -63,11 +65,12 @@ def build_app(checkpoint=None, results=None) -> gr.Blocks:
 
 
 def _tried() -> str:
-    """``StackGAN in its tab``, ``StackGAN and SGAN in their tabs``: the models a visitor can try."""
+    """``StackGAN in its tab``, ``StackGAN, SGAN and S²-GAN in their tabs``: the models a visitor can try."""
     models = [t.title for t in TABS if t.model]
     if not models:
         return "the models"
-    return " and ".join(models) + (" in its tab" if len(models) == 1 else " in their tabs")
+    names = models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]
+    return names + (" in its tab" if len(models) == 1 else " in their tabs")
 
 
 def launch(app: gr.Blocks, port: int | None = None, host: str = "127.0.0.1", block: bool = True,

@@ -1,11 +1,15 @@
 """Results tab, written for a reader: what the benchmark found in plain words first, then the claims,
 the table with its rows and measures explained, and the plots. Reads only ``results/<paper>/``
 (``ablation.csv``, ``verdicts.csv``, ``runs.csv``, ``report.md``, ``ablation.png``,
-``showcase/scores.json``) and adapts to whatever papers are there."""
+``showcase/scores.json``) and adapts to whatever papers are there: ``results/stackgan``, ``results/sgan``,
+``results/sgan-shapes`` (a paper's folder is its name, or its name and a suffix such as the dataset). What
+differs between papers in the words (captions or class labels, where the paper measured its scores) is
+declared once per paper in :data:`PAPERS`."""
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -24,7 +28,7 @@ METRICS = {
                  "images"),
     "cond_acc": ("caption accuracy", "higher", "how often the classifier reads back the shape, colour, "
                  "pattern, size and background the caption asked for (in tables scored under the protocol: "
-                 "the mean over the attributes every row can show)"),
+                 "the mean over the attributes every row can show)"),  # label models: see metrics_for
     "diversity": ("diversity", "higher", "how different the images of one caption are from each other "
                   "(0 = the model ignores its random noise)"),
     "inception_fid": ("Inception FID", "lower", "FID with the standard Inception-v3 features instead of "
@@ -39,15 +43,78 @@ VERDICT_WORDS = {
 }
 
 
+@dataclass(frozen=True)
+class Paper:
+    """What the Results tab says about one paper's tables (the numbers come from its folder)."""
+
+    condition: str = "caption"  # what each model is asked for: "caption" (text) or "label" (a class)
+    paper_data: str = ""  # where the paper measured the Inception scores beside ours ("" = not said)
+    settings: str = "the settings that tell the rows apart"  # what the columns after the name say
+
+
+# Papers by folder name, in the order the Results tab lists them; others follow alphabetically.
+PAPERS = {
+    "stackgan": Paper("caption", "CUB birds", "whether it uses conditioning augmentation (CA) and reads the text "
+                      "twice (Stage-II gets the caption again), and the resolution it draws here"),
+    "sgan": Paper("label", "CIFAR-10", "which losses it is trained with (adversarial, conditional, entropy), "
+                  "whether it is stacked and trained jointly"),
+}
+# What one class of a dataset is, in words (the datasets here have 10 classes each).
+CLASS_NOUNS = {"shapes": "shape", "mnist5k": "digit", "mnist": "digit", "svhn": "digit", "cifar10": "object class"}
+
+
+def family(paper: str) -> str | None:
+    """The :data:`PAPERS` key of a results folder: ``sgan-shapes`` → ``sgan``; None if unknown."""
+    for key in sorted(PAPERS, key=len, reverse=True):
+        if paper == key or paper.startswith(key + "-"):
+            return key
+    return None
+
+
+def paper_info(paper: str) -> Paper:
+    return PAPERS.get(family(paper), Paper())
+
+
 def papers(results: Path) -> list[str]:
-    return sorted(p.name for p in results.iterdir() if (p / "ablation.csv").is_file()) if results.is_dir() else []
+    """Folders of ``results`` holding an ``ablation.csv``: the papers of :data:`PAPERS` first, in its order."""
+    if not results.is_dir():
+        return []
+    rank = {key: i for i, key in enumerate(PAPERS)}
+    found = [p.name for p in results.iterdir() if (p / "ablation.csv").is_file()]
+    return sorted(found, key=lambda p: (rank.get(family(p), len(rank)), p))
 
 
-def metric_name(key: str) -> str:
-    if key in METRICS:
-        name, better, _ = METRICS[key]
+def metrics_for(results: Path, paper: str) -> dict[str, tuple[str, str, str]]:
+    """:data:`METRICS` in the words of one paper's table: what a class is on its dataset (``runs.csv``'s
+    ``dataset``) and, for a label-conditioned model, class accuracy instead of caption accuracy."""
+    runs = _runs(results, paper)
+    data = set(runs["dataset"].dropna().astype(str)) if "dataset" in runs else set()
+    noun = CLASS_NOUNS.get(next(iter(data)), "") if len(data) == 1 else ""
+    out = dict(METRICS)
+    if noun != "shape":
+        over = f"the 10 {noun}s" if noun else "the classes"
+        out["is_mean"] = ("Inception score", "higher", f"how confidently, and how evenly over {over}, our "
+                          f"evaluation classifier recognises {'a ' + noun if noun else 'a class'} in the images "
+                          f"(at most {'10' if noun else 'the number of classes'})")
+    if paper_info(paper).condition == "label":
+        thing = noun or "class"
+        out["cond_acc"] = ("class accuracy", "higher", f"how often the evaluation classifier reads back the {thing} "
+                           "the model was asked to draw (its class label)")
+        out["diversity"] = ("diversity", "higher", "how different the images of one class are from each other "
+                            "(0 = the model ignores its random noise)")
+    return out
+
+
+def metric_name(key: str, metrics: dict = METRICS) -> str:
+    if key in metrics:
+        name, better, _ = metrics[key]
         return f"{name} {'↑' if better == 'higher' else '↓'}"
     return key
+
+
+def paper_column(paper: str) -> str:
+    where = paper_info(paper).paper_data
+    return f"paper's Inception score ({where})" if where else "paper's Inception score"
 
 
 def _fmt(m: float, s: float, key: str) -> str:
@@ -89,11 +156,12 @@ def table(results: Path, paper: str) -> pd.DataFrame:
     wide = agg.pivot(index="row", columns="metric", values="ours")
     wide = wide[[k for k in TABLE_METRICS if k in wide.columns]].reindex(order)
     seeds = agg.groupby("row")["n"].max().reindex(order)
-    wide = wide.rename(columns=metric_name)
+    words = metrics_for(results, paper)
+    wide = wide.rename(columns=lambda k: metric_name(k, words))
     wide["seeds"] = [str(int(s)) if s == s else "–" for s in seeds]
     paper_is = agg[agg["metric"] == "is_mean"].set_index("row")
     if "paper_mean" in paper_is and paper_is["paper_mean"].notna().any():
-        wide["paper's Inception score (CUB birds)"] = [
+        wide[paper_column(paper)] = [
             f"{m:.2f} ± {s:.2f}" if m == m else "–"
             for m, s in zip(paper_is["paper_mean"].reindex(wide.index), paper_is["paper_std"].reindex(wide.index))]
     wide = wide.reset_index()
@@ -109,11 +177,12 @@ def verdicts(results: Path, paper: str) -> pd.DataFrame:
     if not f.is_file():
         return pd.DataFrame()
     v = pd.read_csv(f)
+    words = metrics_for(results, paper)
     return pd.DataFrame({
         "verdict": v["verdict"],
         "claim of the paper": v["text"],
         "compares": [f"{b} vs {w}" for b, w in zip(v["better"], v["worse"])] if "better" in v else "",
-        "measured by": [metric_name(m) for m in v["metric"]],
+        "measured by": [metric_name(m, words) for m in v["metric"]],
         "difference, paper's way [95% interval]": [
             f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]" if e == e else "–"
             for e, lo, hi in zip(v["effect"], v["ci_low"], v["ci_high"])],
@@ -142,7 +211,10 @@ def code_version(runs: pd.DataFrame) -> str:
 
 
 def shipped_model(results: Path, paper: str) -> str:
-    """The README's headline numbers for the model served in the demo, from ``showcase/scores.json``."""
+    """The README's headline numbers for the model served in the demo, from ``showcase/scores.json``
+    (as ``bench.showcase`` writes it for a caption model on ``shapes``)."""
+    if paper_info(paper).condition != "caption":
+        return ""
     f = results / paper / "showcase" / "scores.json"
     try:
         data = json.loads(f.read_text())
@@ -174,6 +246,7 @@ def summary(results: Path, paper: str) -> str:
         title = re.sub(r"^#\s*", "", first).strip() or paper
     runs = _runs(results, paper)
     v = pd.read_csv(results / paper / "verdicts.csv") if (results / paper / "verdicts.csv").is_file() else None
+    words = metrics_for(results, paper)
     out = [f"### {title}: in short"]
     setup = []
     if not runs.empty:
@@ -196,7 +269,7 @@ def summary(results: Path, paper: str) -> str:
     if v is not None:
         bullets = []
         for _, r in v.iterrows():
-            what = (f"{METRICS.get(r['metric'], (r['metric'],))[0]} in the paper's favour: {r['effect']:+.2f}; "
+            what = (f"{words.get(r['metric'], (r['metric'],))[0]} in the paper's favour: {r['effect']:+.2f}; "
                     f"95% interval {r['ci_low']:+.2f} to {r['ci_high']:+.2f}" if r["effect"] == r["effect"]
                     else "not measured")
             why = "" if r["verdict"] in VERDICT_WORDS or not isinstance(r.get("why"), str) else f" {r['why']}."
@@ -211,15 +284,15 @@ def summary(results: Path, paper: str) -> str:
 def legend(results: Path, paper: str) -> str:
     """How to read the table: what a cell is, what each measure means."""
     agg = pd.read_csv(results / paper / "ablation.csv")
-    present = [k for k in METRICS if k in set(agg["metric"])]
+    words, info = metrics_for(results, paper), paper_info(paper)
+    present = [k for k in words if k in set(agg["metric"])]
     lines = ["**How to read the table.** Each row is one model, trained once per seed; a cell is the mean ± "
              "standard deviation over those runs (column *seeds*). The first columns say what the row is: the "
-             "paper's name for it, whether it uses conditioning augmentation (CA) and reads the text twice "
-             "(Stage-II gets the caption again), and the resolution it draws here. ↑ means higher is better, "
-             "↓ lower."]
-    lines += [f"- **{METRICS[k][0]}** ({METRICS[k][1]} is better): {METRICS[k][2]}." for k in present]
+             f"paper's name for it, {info.settings}. ↑ means higher is better, ↓ lower."]
+    lines += [f"- **{words[k][0]}** ({words[k][1]} is better): {words[k][2]}." for k in present]
     if agg.get("paper_mean") is not None and agg["paper_mean"].notna().any():
-        lines.append("- **paper's Inception score**: the paper's number, measured on CUB birds with an Inception "
+        where = f" on {info.paper_data}" if info.paper_data else ""
+        lines.append(f"- **paper's Inception score**: the paper's number, measured{where} with an Inception "
                      "network; ours uses our own classifier on our data, so compare which row wins, not the values.")
     return "\n".join(lines)
 

@@ -16,7 +16,9 @@ from core.metrics.data import MetricsError, RealData, load_real, to_uint8
 from core.metrics.domain import conditional_accuracy, diversity, normal_consistency, stated_mask
 
 FIDELITY = ("is", "fid", "kid", "prc")
-METRICS = FIDELITY + ("cond_acc", "diversity", "normals")
+# diversity_detail: like diversity, but the k samples of a condition share every noise except the model's
+# last (its lowest level, e.g. SGAN's z0): what that noise alone changes (SGAN's Fig. 2c/d)
+METRICS = FIDELITY + ("cond_acc", "diversity", "diversity_detail", "normals")
 DEFAULT_METRICS = FIDELITY + ("cond_acc", "diversity")
 RELIEF_COS = math.cos(math.radians(5.0))  # normals tilted more than 5° from the viewer: the relief, not flat ground
 
@@ -106,17 +108,21 @@ def _chunk(conditions: dict, i: int, j: int) -> dict:
     return {k: (min(j, v) - i if k == "n" else v[i:j]) for k, v in conditions.items()}
 
 
-def _generate(pipeline: GeneratorLike, conditions: dict, seeds: list[int], batch_size: int, progress: bool,
-              what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _generate(pipeline: GeneratorLike, conditions: dict, seeds: list[int] | dict[str, list[int]], batch_size: int,
+              progress: bool, what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Generate in chunks → (uint8 images ``[N, C, H, W]``, normals ``[N, 3, H, W]`` or ``None``).
+    ``seeds``: one per sample, or ``{noise name: one per sample}`` (as ``Pipeline.generate`` takes them).
 
     The normals are the pipeline's ``normals`` output (S²-GAN's generated structure) or, for a
     structure-conditioned pipeline, the structure maps it was given."""
     images, normals = [], []
-    for i in tqdm(range(0, len(seeds), batch_size), desc=f"generating ({what})", unit="batch",
+    total = len(next(iter(seeds.values()))) if isinstance(seeds, dict) else len(seeds)
+    for i in tqdm(range(0, total, batch_size), desc=f"generating ({what})", unit="batch",
                   disable=not progress):
         part = _chunk(conditions, i, i + batch_size)
-        out = pipeline.generate(**part, seeds=seeds[i:i + batch_size])
+        chunk = ({k: v[i:i + batch_size] for k, v in seeds.items()} if isinstance(seeds, dict)
+                 else seeds[i:i + batch_size])
+        out = pipeline.generate(**part, seeds=chunk)
         if "image" not in out:
             raise MetricsError(f"pipeline.generate returned {sorted(out)}; expected an 'image' entry [N, C, H, W]")
         images.append(to_uint8(out["image"]))
@@ -244,7 +250,7 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
     native = int(pipeline.resolution)
     resolution = int(score_resolution or native)  # the side every image is scored at
     kid_subset_size = int(kid_subset_size) if kid_subset_size else max(2, n // 10)
-    domain = [m for m in chosen if m in ("cond_acc", "diversity")]
+    domain = [m for m in chosen if m in ("cond_acc", "diversity", "diversity_detail")]
     clf_path = _classifier_path(dataset, classifier, required=bool(domain) or not (inception or inception_weights))
     meta = {"dataset": dataset, "split": split, "n": n, "seed": seed, "data_seed": data_seed,
             "resolution": resolution, "native_resolution": native, "metrics": chosen, "conditions": list(kinds), "classifier": str(clf_path) if clf_path else None,
@@ -300,7 +306,9 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
             meta["cond_acc_attributes"] = common
         scores.update(acc)
         meta["seconds"]["cond_acc"] = round(time.time() - t, 2)
-    if "diversity" in chosen:
+    for metric in ("diversity", "diversity_detail"):
+        if metric not in chosen:
+            continue
         t = time.time()
         k = int(diversity_k)
         if k < 2:
@@ -308,13 +316,21 @@ def evaluate(pipeline: GeneratorLike, dataset: str | None = None, metrics: Itera
         n_cond = max(1, min(len(real), n // k))
         # k samples of each of n_cond conditions (an unconditional model: n_cond groups of k samples)
         div_items = torch.arange(n_cond).repeat_interleave(k)  # [n_cond * k]
+        seeds = noise_seeds(seed, n_cond * k, stream=1)
+        if metric == "diversity_detail":
+            names = list(getattr(pipeline, "noise_names", ()) or ())
+            if not names:
+                raise MetricsError("diversity_detail needs pipeline.noise_names (the model's noises, lowest level last)")
+            # every noise but the last: one seed per condition (repeated k times); the last: k seeds
+            upper = [s for s in noise_seeds(seed, n_cond, stream=2) for _ in range(k)]
+            seeds = {name: upper for name in names[:-1]} | {names[-1]: seeds}
         div_images, _ = _generate(pipeline, _conditions_of(cond_real, div_items, kinds, dataset, split),
-                                  noise_seeds(seed, n_cond * k, stream=1), batch_size, progress, "diversity")
+                                  seeds, batch_size, progress, metric)
         div_images = resize_images(div_images, resolution)
         features, _ = clf.net.predict(div_images, progress=progress)  # [n_cond * k, F]
-        scores["diversity"] = diversity(features.view(n_cond, k, -1))
-        meta["diversity_conditions"], meta["diversity_k"] = n_cond, k
-        meta["seconds"]["diversity"] = round(time.time() - t, 2)
+        scores[metric] = diversity(features.view(n_cond, k, -1))
+        meta[f"{metric}_conditions"], meta[f"{metric}_k"] = n_cond, k
+        meta["seconds"][metric] = round(time.time() - t, 2)
     if "normals" in chosen:
         if fake_normals is None:
             raise MetricsError("the 'normals' metric needs pipeline.generate to return the 'normals' [N, 3, H, W] "

@@ -10,6 +10,8 @@ from .base import CONDITION_KINDS, DataInfo, ModelSpec, Optim, Phase, StepContex
 _MODULES = {
     "gan-int-cls": "core.models.gan_int_cls",
     "stackgan": "core.models.stackgan",
+    "sgan": "core.models.sgan",
+    "sgan-encoder": "core.models.sgan:ENCODER_SPEC",  # module:attribute when a module defines two models
 }
 
 
@@ -34,7 +36,8 @@ def get_model_spec(name: str) -> ModelSpec:
         return _REGISTERED[name]
     if name not in _MODULES:
         raise ConfigError(f"unknown model {name!r}; choose one of {available_models()}")
-    return importlib.import_module(_MODULES[name]).SPEC
+    module, _, attr = _MODULES[name].partition(":")
+    return getattr(importlib.import_module(module), attr or "SPEC")
 
 
 __all__ = ["CONDITION_KINDS", "DataInfo", "ModelSpec", "Optim", "Phase", "StepContext", "adam", "available_models",

@@ -191,8 +191,9 @@ class ModelSpec:
     phases: Callable[[Any], list[Phase]]                      # TrainConfig -> phases (with their optimizers)
     train_step: Callable[[dict, StepContext], None]           # (batch, ctx) -> None (calls ctx.update)
     # (model, condition dict {kind: tensor} as described at CONDITION_KINDS, noise dict) ->
-    # {"image": final [B,C,R,R] in [-1,1], and intermediate outputs under their own names, e.g. "stage1"}
-    generate: Callable[[nn.Module, dict, dict], dict]
+    # {"image": final [B,C,R,R] in [-1,1], and intermediate outputs under their own names, e.g. "stage1"};
+    # None for a model that makes no images (a pretrained component such as SGAN's encoder)
+    generate: Callable[[nn.Module, dict, dict], dict] | None
     noise_shapes: Callable[[Any], dict[str, tuple[int, ...]]]  # model cfg -> {noise name: shape per sample}
     # what the model is conditioned on: kinds from CONDITION_KINDS, "none" or () for nothing, or a
     # function of the model cfg returning them

@@ -124,7 +124,7 @@ def test_plan_from_a_pilot_writes_plan_csv_and_the_confirmatory_command(tmp_path
     pilot's seeds (PROTOCOL.md §4)."""
     from pathlib import Path
 
-    pilot = Path(__file__).resolve().parents[2] / "results" / "stackgan" / "runs.csv"
+    pilot = Path(__file__).resolve().parents[2] / "results" / "stackgan" / "pilot" / "runs.csv"
     assert ab.main(["--paper", "stackgan", "--preset", "quick", "--plan-from", str(pilot), "--out", str(tmp_path)]) == 0
     plan = pd.read_csv(tmp_path / "plan.csv")
     assert set(plan["claim"]) == {c.id for c in TABLE.claims} and (plan["seeds"] <= 10).all()

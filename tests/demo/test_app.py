@@ -256,8 +256,8 @@ def test_memo_is_bounded_and_recomputes_what_it_forgot():
     assert memo(["a"]).item() == 1 and calls[-1] == ["a"]  # forgotten, so encoded again
 
 
-def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port):
-    app = build_app(checkpoint=tmp_path / "nowhere")
+def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port, results):
+    app = build_app(checkpoint=tmp_path / "nowhere", results=results)
     _, url, _ = launch(app, port=free_port(), block=False)
     try:
         c = Client(url, verbose=False)
@@ -265,23 +265,23 @@ def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port):
             c.predict("a red star", 1, 0, True, api_name="/generate")
         assert "nowhere" not in str(err.value)
         assert_no_leak(str(err.value))
-        assert "in short" in c.predict("stackgan", api_name="/results")[0]  # the other tabs still work
+        assert "in short" in c.predict("toypaper", api_name="/results")[0]  # the other tabs still work
     finally:
         app.close()
 
 
 def test_adding_a_tab_is_one_entry(monkeypatch, checkpoint, results):
     def build(ctx):
-        with gr.Tab("SGAN"):
-            gr.Markdown("SGAN is coming", elem_id="sgan-tab")
+        with gr.Tab("S²-GAN"):
+            gr.Markdown("S²-GAN is coming", elem_id="s2gan-tab")
 
-    monkeypatch.setattr(demo_app, "TABS", demo_app.TABS[:1] + (Tab("SGAN", build, model=True),) + demo_app.TABS[1:])
+    monkeypatch.setattr(demo_app, "TABS", demo_app.TABS[:2] + (Tab("S²-GAN", build, model=True),) + demo_app.TABS[2:])
     app = build_app(checkpoint=checkpoint, results=results)
     config = app.get_config_file()
     tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
-    assert tabs == ["StackGAN", "SGAN", "Results", "About"]
+    assert tabs == ["StackGAN", "SGAN", "S²-GAN", "Results", "About"]
     header = next(c["props"]["value"] for c in config["components"] if c["type"] == "markdown")
-    assert "Try StackGAN and SGAN in their tabs" in header
+    assert "Try StackGAN, SGAN and S²-GAN in their tabs" in header
 
 
 def test_results_tab_reads_like_a_report(served):
