@@ -113,10 +113,10 @@ class FeatureGenerator(nn.Module):
         return self.net(torch.cat([z, F.one_hot(label, self.num_classes).to(z.dtype)], 1))
 
 
-def _deconv(cin: int, cout: int, stride: int) -> nn.ConvTranspose2d:
-    """5×5 transposed conv: stride 2 doubles the side ('same'), stride 1 adds 4 ('valid')."""
+def _deconv(cin: int, cout: int, stride: int, bias: bool = False) -> nn.ConvTranspose2d:
+    """5×5 transposed conv: stride 2 doubles the side ('same'), stride 1 adds 4 ('valid'); no bias before BN."""
     return nn.ConvTranspose2d(cin, cout, 5, stride, padding=2 if stride == 2 else 0,
-                              output_padding=1 if stride == 2 else 0, bias=False)
+                              output_padding=1 if stride == 2 else 0, bias=bias)
 
 
 class ImageGenerator(nn.Module):
@@ -135,7 +135,7 @@ class ImageGenerator(nn.Module):
             _deconv(c0, c0, 2), *bn_relu(c0),      # [B, c0, 2s, 2s]      (c2 = 2·side)
             _deconv(c0, c1, 1), *bn_relu(c1),      # [B, c1, p1, p1]      (p1 = c2 + 4)
             _deconv(c1, c1, 2), *bn_relu(c1),      # [B, c1, 2·p1, 2·p1]  (= R − 4)
-            _deconv(c1, channels, 1), nn.Tanh())   # [B, C, R, R]
+            _deconv(c1, channels, 1, bias=True), nn.Tanh())   # [B, C, R, R] (no BN: with bias)
         init_weights(self)
 
     def forward(self, cond: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -432,8 +432,9 @@ def generators(cfg: SganConfig) -> tuple[str, ...]:
 
 
 def _train_step(batch: dict, ctx: StepContext) -> None:
-    """One D step (both levels), then one G step (both levels) on the same fakes against the updated D,
-    as the reference MNIST scripts alternate them."""
+    """One D step (both levels), then one G step (both levels) against the updated D, as the reference MNIST
+    scripts alternate them. The G step reuses the D step's fakes (the reference draws fresh noise for each
+    step: the same expectation, one generator forward fewer)."""
     cfg: SganConfig = ctx.cfg.model
     image, label = batch["image"], batch["label"]
     z = sample_noise(cfg, image.shape[0], image.device)
