@@ -1,0 +1,263 @@
+"""SGAN (Huang et al., CVPR 2017): networks, losses, phases and the ablation rows (issue #16)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from bench.tables.sgan import TABLE
+from core.config import build_config
+from core.errors import ConfigError
+from core.models import DataInfo
+from core.models.sgan import (SGAN, Encoder, SganConfig, conditional_loss, encoder_sizes, entropy_loss,
+                              forward_generators, generator_losses, sample_noise, uniform_noise)
+from core.pipeline import Pipeline
+from core.train import train
+
+MNIST = DataInfo(channels=1, resolution=28, num_classes=10)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def dense(i, o, bias=True):
+    return i * o + (o if bias else 0)
+
+
+def bn(c):
+    return 2 * c  # γ and β
+
+
+def conv(cin, cout, k=5, bias=True):
+    return cin * cout * k * k + (cout if bias else 0)
+
+
+def test_paper_preset_networks_equal_the_reference_code_layer_by_layer():
+    """The paper preset's sizes, derived from the reference mnist/train_independent.py layer by layer (its
+    nn.batch_norm wrapper drops the bias of the layer it wraps and adds γ, β)."""
+    cfg = build_config("sgan", "paper").model
+    m = SGAN(cfg, MNIST)
+    # E: conv1 5×5 32, pool, conv2 5×5 32, pool (4×4), fc3 256, fc4 10
+    assert n_params(m.netE) == conv(1, 32) + conv(32, 32) + dense(32 * 4 * 4, 256) + dense(256, 10)
+    # G1: [z1 50 ‖ y 10] → BN(FC512) → BN(FC512) → FC256 (ReLU, with bias)
+    assert n_params(m.netG1) == dense(60, 512, False) + bn(512) + dense(512, 512, False) + bn(512) + dense(512, 256)
+    # G0: BN(FC128 of z0) ‖ fc3 → BN(FC 128·4·4) → BN(deconv 128) → BN(deconv 64) → BN(deconv 64) → deconv 1 (bias)
+    assert n_params(m.netG0) == (dense(50, 128, False) + bn(128) + dense(256 + 128, 128 * 16, False) + bn(128 * 16)
+                                 + conv(128, 128, bias=False) + bn(128) + conv(128, 64, bias=False) + bn(64)
+                                 + conv(64, 64, bias=False) + bn(64) + conv(64, 1))
+    # D1: FC256 lReLU ×2 → Q1 FC50 (sigmoid), adv FC1
+    assert n_params(m.netD1) == dense(256, 256) * 2 + dense(256, 50) + dense(256, 1)
+    # D0: conv5 s2 32 → 64 → 128 (28 → 14 → 7 → 4) → FC256 → Q0 FC50, adv FC1
+    assert n_params(m.netD0) == (conv(1, 32) + conv(32, 64) + conv(64, 128) + dense(128 * 16, 256) + dense(256, 50)
+                                 + dense(256, 1))
+    assert (cfg.adv_weight, cfg.cond_weight, cfg.ent_weight, cfg.lr, cfg.joint_g1_scale) == (1.0, 1.0, 10.0, 1e-4, 0.01)
+    assert build_config("sgan", "paper").batch_size == 100
+
+
+@pytest.mark.parametrize("info", [MNIST, DataInfo(channels=3, resolution=32, num_classes=10)])
+def test_every_module_has_the_documented_shapes(info):
+    torch.manual_seed(0)
+    cfg = build_config("sgan", "smoke").model
+    m = SGAN(cfg, info).eval()
+    B, R, C = 4, info.resolution, info.channels
+    x = torch.rand(B, C, R, R) * 2 - 1
+    y = torch.arange(B)
+    h1 = m.netE.features(x)
+    assert h1.shape == (B, cfg.fc3) and (h1 >= 0).all()
+    assert m.netE.classify(h1).shape == (B, 10) and m.netE(x).shape == (B, 10)
+    h1_fake = m.netG1(y, torch.rand(B, cfg.z1_dim))
+    assert h1_fake.shape == (B, cfg.fc3) and (h1_fake >= 0).all()
+    img = m.netG0(h1_fake, torch.rand(B, cfg.z0_dim))
+    assert img.shape == (B, C, R, R) and img.abs().max() <= 1
+    for D, inp, z in ((m.netD1, h1, cfg.z1_dim), (m.netD0, x, cfg.z0_dim)):
+        logit, q = D(inp)
+        assert logit.shape == (B,) and q.shape == (B, z) and ((q >= 0) & (q <= 1)).all()
+    assert encoder_sizes(28) == (24, 12, 8, 4) and encoder_sizes(32) == (28, 14, 10, 5)
+    with pytest.raises(ConfigError, match="resolution"):
+        encoder_sizes(30)
+
+
+def test_entropy_loss_is_the_noise_reconstruction_error_and_zero_exactly_when_q_recovers_z():
+    z = torch.rand(8, 5)
+    assert entropy_loss(z.clone(), z) == 0
+    q = z + 0.1 * torch.randn(8, 5)
+    assert torch.isclose(entropy_loss(q, z), ((q - z) ** 2).mean())
+    assert entropy_loss(q, z) > 0
+    q2 = z.clone()
+    q2[3, 1] += 0.5  # one coordinate off: positive
+    assert torch.isclose(entropy_loss(q2, z), torch.tensor(0.25 / 40))
+
+
+def test_uniform_noise_maps_standard_normal_draws_to_uniform():
+    u = uniform_noise(torch.randn(200_000, generator=torch.Generator().manual_seed(0)))
+    assert 0 <= u.min() and u.max() <= 1
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+
+
+def _nets(cfg: SganConfig, info=MNIST, frozen_e=True):
+    torch.manual_seed(0)
+    m = SGAN(cfg, info)
+    if frozen_e:
+        m.netE.requires_grad_(False)
+    return m, {name: getattr(m, name) for name, _ in m.named_children()}
+
+
+def test_conditional_loss_goes_through_the_frozen_encoder_which_gets_no_gradient():
+    cfg = build_config("sgan", "smoke").model
+    m, nets = _nets(cfg)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    h1 = m.netE.features(x)
+    fake = m.netG0(h1, torch.rand(4, cfg.z0_dim))
+    loss = conditional_loss(m.netE, fake, h1, 0)
+    assert torch.isclose(loss, ((m.netE.features(fake) - h1) ** 2).mean())
+    loss.backward()
+    assert all(p.grad is None for p in m.netE.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.netG0.parameters())  # through E
+    y = torch.tensor([1, 2, 3, 4])
+    h1_fake = m.netG1(y, torch.rand(4, cfg.z1_dim))
+    ce = conditional_loss(m.netE, h1_fake, y, 1)  # level 1: cross-entropy of E's fc4 on the generated fc3
+    assert torch.isclose(ce, torch.nn.functional.cross_entropy(m.netE.fc4(h1_fake), y))
+
+
+def _grads(module, loss):
+    module.zero_grad(set_to_none=True)
+    loss.backward(retain_graph=True)
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in module.parameters()]
+
+
+def test_joint_phase_feeds_g1_output_to_g0_and_scales_g0_loss_into_g1_by_001():
+    base = build_config("sgan", "smoke").model
+    x, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6) % 10
+    grads = {}
+    for scale in (0.01, 1.0):
+        cfg = dataclasses.replace(base, joint_g1_scale=scale)
+        m, nets = _nets(cfg)
+        z = sample_noise(cfg, 6, "cpu")
+        torch.manual_seed(1)
+        gen = forward_generators(nets, cfg, x, y, z, joint=True, num_classes=10)
+        assert torch.equal(gen["h1_in"], gen["h1_fake"])  # G0 is fed G1's output ...
+        assert torch.allclose(gen["fake"], m.netG0(gen["h1_fake"], z["z0"]), atol=1e-6)  # ... not E(x)
+        g = generator_losses(nets, cfg, y, gen, z)
+        grads[scale] = (_grads(m.netG1, g["g0"]), _grads(m.netG0, g["g0"]))
+        # the total is L_G0 + L_G1, and L_G1 alone never reaches G0
+        assert torch.isclose(g["g"], g["g0"] + g["g1"])
+        assert all(t.abs().sum() == 0 for t in _grads(m.netG0, g["g1"]))
+    g1_small, g0_small = grads[0.01]
+    g1_full, g0_full = grads[1.0]
+    assert any(t.abs().sum() > 0 for t in g1_full)
+    for a, b in zip(g1_small, g1_full):
+        assert torch.allclose(a, 0.01 * b, rtol=1e-4, atol=1e-10)
+    for a, b in zip(g0_small, g0_full):  # G0's own gradient is not scaled
+        assert torch.allclose(a, b)
+    # independent: G0 is fed real features, and its loss never reaches G1
+    m, nets = _nets(base)
+    z = sample_noise(base, 6, "cpu")
+    gen = forward_generators(nets, base, x, y, z, joint=False, num_classes=10)
+    assert torch.equal(gen["h1_in"], m.netE.features(x))
+    g = generator_losses(nets, base, y, gen, z)
+    assert all(t.abs().sum() == 0 for t in _grads(m.netG1, g["g0"]))
+
+
+def test_a_loss_weight_of_zero_switches_off_exactly_its_term():
+    base = build_config("sgan", "smoke").model
+    x, y = torch.rand(6, 1, 28, 28) * 2 - 1, torch.arange(6) % 10
+    out = {}
+    for name, cfg in (("full", base), ("no-ent", dataclasses.replace(base, ent_weight=0.0)),
+                      ("no-cond", dataclasses.replace(base, cond_weight=0.0))):
+        m, nets = _nets(cfg)
+        z = sample_noise(cfg, 6, "cpu")
+        gen = forward_generators(nets, cfg, x, y, z, joint=False, num_classes=10)
+        out[name] = generator_losses(nets, cfg, y, gen, z)
+    f = out["full"]
+    assert torch.isclose(f["g0"], f["adv0"] + f["cond0"] + 10 * f["ent0"])
+    assert torch.isclose(f["g1"], f["adv1"] + f["cond1"] + 10 * f["ent1"])
+    assert torch.isclose(out["no-ent"]["g0"], f["adv0"] + f["cond0"])
+    assert torch.isclose(out["no-cond"]["g0"], f["adv0"] + 10 * f["ent0"])
+    assert torch.isclose(out["no-cond"]["g1"], f["adv1"] + 10 * f["ent1"])
+
+
+def test_each_ablation_row_changes_exactly_its_settings():
+    rows = {r.id: r for r in TABLE.rows_for("quick")}
+    full = build_config("sgan", "quick", rows["sgan"].unit.overrides).model
+    total = full.independent_steps + full.joint_steps
+    expected = {
+        "sgan": {},
+        "sgan-no-joint": {"independent_steps": total, "joint_steps": 0},
+        "dcgan-adv-cond-ent": {"stack": False, "independent_steps": total, "joint_steps": 0},
+        "dcgan-adv-cond": {"stack": False, "independent_steps": total, "joint_steps": 0, "ent_weight": 0.0},
+        "dcgan-adv-ent": {"stack": False, "independent_steps": total, "joint_steps": 0, "cond_weight": 0.0},
+        "dcgan-adv": {"stack": False, "independent_steps": total, "joint_steps": 0, "cond_weight": 0.0,
+                      "ent_weight": 0.0},
+        "sgan-no-ent": {"ent_weight": 0.0},
+        "sgan-no-d1": {"d1": False, "independent_steps": 0, "joint_steps": total},
+    }
+    assert set(rows) == set(expected)
+    for rid, changes in expected.items():
+        cfg = build_config("sgan", "quick", rows[rid].unit.overrides).model
+        diff = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                if getattr(cfg, f.name) != getattr(full, f.name)}
+        assert diff == changes, rid
+        assert rows[rid].unit.parent.model == "sgan-encoder" and rows[rid].unit.frozen_modules == ("netE",)
+    # every claim compares rows of the table on a metric the table computes
+    for c in TABLE.claims:
+        assert {c.better, *c.worse} <= set(rows)
+    # the single GAN has no G1 or D1; the stack without D1 has G1 but no D1
+    single = SGAN(build_config("sgan", "quick", rows["dcgan-adv"].unit.overrides).model, MNIST)
+    no_d1 = SGAN(build_config("sgan", "quick", rows["sgan-no-d1"].unit.overrides).model, MNIST)
+    assert not hasattr(single, "netG1") and not hasattr(single, "netD1")
+    assert hasattr(no_d1, "netG1") and not hasattr(no_d1, "netD1")
+
+
+def test_inconsistent_configs_are_refused():
+    with pytest.raises(ConfigError, match="independent_steps=0"):
+        SGAN(SganConfig(d1=False), MNIST)
+    with pytest.raises(ConfigError, match="no joint phase"):
+        SGAN(SganConfig(stack=False, joint_steps=10), MNIST)
+    with pytest.raises(ConfigError, match="class labels"):
+        SGAN(SganConfig(), DataInfo(channels=1, resolution=28))
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sgan")
+    enc = train(build_config("sgan-encoder", "smoke"), root / "enc", progress=False)
+    full = train(build_config("sgan", "smoke", {"frozen": [f"netE={enc}:netE"]}), root / "sgan", progress=False)
+    single = train(build_config("sgan", "smoke", {"frozen": [f"netE={enc}:netE"], "model.stack": False,
+                                                  "model.joint_steps": 0}), root / "single", progress=False)
+    no_d1 = train(build_config("sgan", "smoke", {"frozen": [f"netE={enc}:netE"], "model.d1": False,
+                                                 "model.independent_steps": 0}), root / "no-d1", progress=False)
+    return {"enc": enc, "sgan": full, "single": single, "no-d1": no_d1}
+
+
+def _log(run):
+    return [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if '"event"' not in l]
+
+
+def test_smoke_training_runs_independent_then_joint_and_never_changes_the_encoder(smoke_runs):
+    log = _log(smoke_runs["sgan"])
+    assert [r["phase"] for r in log] == ["independent"] * 3 + ["joint"] * 2
+    assert {"adv0", "cond0", "ent0", "adv1", "cond1", "ent1", "d0_real", "d1_real"} <= set(log[-1])
+    enc = load_file(str(smoke_runs["enc"] / "checkpoints" / "final" / "model.safetensors"))
+    got = load_file(str(smoke_runs["sgan"] / "checkpoints" / "final" / "model.safetensors"))
+    assert enc and all(torch.equal(got[k], v) for k, v in enc.items())
+    assert [r["phase"] for r in _log(smoke_runs["no-d1"])] == ["joint"] * 2
+    assert "adv1" not in _log(smoke_runs["no-d1"])[-1] and "cond1" in _log(smoke_runs["no-d1"])[-1]
+    assert [r["phase"] for r in _log(smoke_runs["single"])] == ["independent"] * 3
+
+
+def test_generation_is_addressed_by_seed_and_z1_fixes_fc3(smoke_runs):
+    pipe = Pipeline.from_checkpoint(smoke_runs["sgan"])
+    assert pipe.conditions == ("label",) and pipe.noise_names == ("z1", "z0")
+    a = pipe.generate(labels=[3, 3, 7], seeds=[0, 1, 2])
+    b = pipe.generate(labels=[3, 3, 7], seeds=[0, 1, 2])
+    assert torch.equal(a["image"], b["image"]) and a["image"].shape == (3, 1, 16, 16)
+    fixed = pipe.generate(labels=[3] * 4, seeds={"z1": [5] * 4, "z0": range(4)})
+    assert torch.equal(fixed["fc3"], fixed["fc3"][:1].expand(4, -1))  # one fc3 for the strip
+    single = Pipeline.from_checkpoint(smoke_runs["single"])
+    assert single.noise_names == ("z0",) and single.generate(labels=[1, 2], seeds=[0, 1])["image"].shape[0] == 2
+    with pytest.raises(ValueError, match="makes no images"):
+        Pipeline.from_checkpoint(smoke_runs["enc"])
