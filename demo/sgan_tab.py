@@ -22,7 +22,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from core.data.shapes import SHAPES
+from core.data import class_names
 from core.pipeline import Pipeline
 from demo import validate
 from demo.serving import SAVE_JS, SEED_LIMIT, Batcher, Sample, gallery_html, safe, seeds_from, slug, to_png_array
@@ -33,8 +33,6 @@ log = logging.getLogger("demo")
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "results" / "checkpoints"  # read at build time
 DATASETS = {"mnist5k": "MNIST digits (mnist5k)", "shapes": "shapes (the shape is the class)"}  # shown in this order
 NOENT = "-noent"  # suffix of the no-entropy-loss sibling (Fig. 2d)
-DIGITS = tuple(str(d) for d in range(10))
-CLASS_NAMES = {"mnist5k": DIGITS, "mnist": DIGITS, "svhn": DIGITS, "shapes": SHAPES}  # label k → name
 N = 8  # samples per class, per row and per strip
 DISPLAY = 96  # about this many pixels per image side (enlarged by whole pixels)
 SEED_MAX = SEED_LIMIT - 1
@@ -113,14 +111,6 @@ class Model:
     @property
     def scale(self) -> int:
         return max(1, DISPLAY // self.full.pipe.resolution)
-
-
-def class_names(dataset: str, num_classes: int) -> tuple[str, ...]:
-    """Names of the labels 0..K−1: digits, the shapes' names, else ``class k``."""
-    names = CLASS_NAMES.get(dataset)
-    if names is None or len(names) != num_classes:
-        return tuple(f"class {k}" for k in range(num_classes))
-    return tuple(names)
 
 
 def _load(path: Path) -> Pipeline:

@@ -261,3 +261,18 @@ def test_generation_is_addressed_by_seed_and_z1_fixes_fc3(smoke_runs):
     assert single.noise_names == ("z0",) and single.generate(labels=[1, 2], seeds=[0, 1])["image"].shape[0] == 2
     with pytest.raises(ValueError, match="makes no images"):
         Pipeline.from_checkpoint(smoke_runs["enc"])
+
+
+def test_the_paper_figures_are_drawn_from_a_checkpoint(smoke_runs, tmp_path):
+    from PIL import Image
+
+    from bench import sgan_figures
+
+    out = tmp_path / "fig"
+    assert sgan_figures.main(["--checkpoint", str(smoke_runs["sgan"]), "--noent", str(smoke_runs["sgan"]),
+                              "--out", str(out), "--no-scores"]) == 0
+    classes = Image.open(out / "classes.png")
+    fixed = Image.open(out / "fixed_fc3.png")
+    assert classes.size[1] > fixed.size[1] // 2 > 0  # ten class rows; five classes × two models
+    assert (out / "decomposition.png").is_file() and "Fig. 2c/d" in (out / "README.md").read_text()
+    assert sgan_figures.main(["--checkpoint", str(smoke_runs["single"]), "--out", str(out), "--no-scores"]) == 2

@@ -117,5 +117,25 @@ def load_dataset(
 
 __all__ = [
     "DatasetError", "DatasetSubset", "DatasetTraits", "available_datasets", "dataset_traits", "load_dataset",
-    "register",
+    "class_names", "register",
 ]
+
+
+_DIGITS = tuple(str(d) for d in range(10))
+_CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def class_names(dataset: str, num_classes: int) -> tuple[str, ...]:
+    """Names of a dataset's labels 0..K−1 (digits, CIFAR-10's classes, the shapes' names), else ``class k``."""
+    if dataset in ("mnist5k", "mnist", "svhn"):
+        names = _DIGITS
+    elif dataset == "cifar10":
+        names = _CIFAR10
+    elif dataset == "shapes":
+        from .shapes import SHAPES
+        names = SHAPES
+    else:
+        names = ()
+    if len(names) != num_classes:
+        return tuple(f"class {k}" for k in range(num_classes))
+    return tuple(names)
