@@ -39,12 +39,9 @@ SEED_MAX = SEED_LIMIT - 1
 PAPER = "https://arxiv.org/abs/1612.04357"
 
 # One line: what makes the models this tab looks for (the first model needs a trained encoder E).
-MISSING = ("No SGAN model is on disk yet, so this tab cannot make images. Make one with "
-           "`python -m core.train --model sgan-encoder --out runs/sgan-encoder` and then "
-           "`python -m core.train --model sgan --set 'frozen=[\"netE=runs/sgan-encoder:netE\"]' "
-           "--out results/checkpoints/sgan-mnist5k` (add `--set model.ent_weight=0` and "
-           "`--out results/checkpoints/sgan-mnist5k-noent` for the model without the entropy loss; "
-           "`--dataset shapes` and `sgan-shapes` for shapes).")
+MISSING = ("No SGAN model is on disk yet, so this tab cannot make images. `scripts/ship_sgan.sh` trains them "
+           "(an encoder, SGAN and SGAN without the entropy loss, for mnist5k and shapes: about half an hour on a "
+           "CPU core) and writes them to `results/checkpoints/sgan-<dataset>[-noent]`.")
 NO_NOENT = ("No model without the entropy loss is on disk for {ds}: train one with `--set model.ent_weight=0` "
             "into `results/checkpoints/sgan-{ds}-noent` to compare.")
 

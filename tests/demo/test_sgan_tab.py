@@ -169,7 +169,7 @@ def test_bad_inputs_give_clear_errors(demo, call, message):
 
 def test_missing_checkpoints_give_the_message(tmp_path, root, gallery):
     empty = SGANDemo(tmp_path / "nothing")
-    assert empty.error == MISSING and "\n" not in MISSING and "python -m core.train --model sgan" in MISSING
+    assert empty.error == MISSING and "\n" not in MISSING and "scripts/ship_sgan.sh" in MISSING
     assert empty.first_view() == ("", "", "", "") and empty.datasets == []
     with pytest.raises(gr.Error, match="No SGAN model is on disk yet"):
         empty.grid("mnist5k", "3", 0)
