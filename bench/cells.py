@@ -20,7 +20,7 @@ from bench.provenance import code_fingerprint
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
-TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan"}
+TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan", "s2gan": "bench.tables.s2gan"}
 EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
 
 
@@ -106,15 +106,17 @@ def scoring_resolutions(table: Table, args) -> tuple[int, int]:
     return max(sides), min(sides)
 
 
-def score(run: Path, table: Table, args, seed: int) -> dict[str, float]:
+def score(run: Path, table: Table, args, seed: int, metrics: tuple[str, ...] | None = None) -> dict[str, float]:
     """Every score of the run's final model on the test split: the same evaluation seed, real reference
-    set, scoring resolution and scored attributes for every row."""
+    set, scoring resolution and scored attributes for every row. ``metrics``: the row's subset of the
+    table's metrics (``Row.metrics``; default: all of them)."""
     from core.metrics import evaluate
     from core.pipeline import Pipeline
 
     pipe = Pipeline.from_checkpoint(run)
     high, low = scoring_resolutions(table, args)
-    return dict(evaluate(pipe, pipe.cfg.dataset, metrics=list(table.metrics), n=args.eval_n or table.eval_n[args.preset],
+    chosen = [m for m in table.metrics if metrics is None or m in metrics]
+    return dict(evaluate(pipe, pipe.cfg.dataset, metrics=chosen, n=args.eval_n or table.eval_n[args.preset],
                          seed=EVAL_SEED, inception=args.inception, data_seed=pipe.cfg.dataset_seed,
                          progress=not args.no_progress, score_resolution=high, attributes_at=low))
 
@@ -144,7 +146,7 @@ def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
     t0 = time.time()
     try:
         run, _ = train_unit(row.unit, args, seed, code_runs_dir(out, args))
-        values = score(run, table, args, seed)
+        values = score(run, table, args, seed, row.metrics)
         wall = round(time.time() - t0, 1)
         ckpt = os.path.relpath(run / "checkpoints" / "final", out)
         return [{**base, "metric": m, "value": float(v), "checkpoint": ckpt, "wall_time_s": wall, "error": ""}

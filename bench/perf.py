@@ -162,9 +162,9 @@ def conditions(kinds: tuple[str, ...], info: DataInfo, n: int, device: torch.dev
 
 
 def synthetic_batch(spec, cfg: TrainConfig, info: DataInfo, device: torch.device) -> dict:
-    """A training batch as the loop builds it (image, label, the model's conditions and, for a
-    matching-aware model, ``wrong_<kind>``), random, on ``device``; channels_last images when the
-    config asks for them."""
+    """A training batch as the loop builds it (image, label, the model's conditions, the normals a model
+    reads (``ModelSpec.batch_keys``) and, for a matching-aware model, ``wrong_<kind>``), random, on
+    ``device``; channels_last images when the config asks for them."""
     gen = torch.Generator().manual_seed(0)
     B, R = cfg.batch_size, cfg.resolution
     batch = {"image": (torch.rand(B, info.channels, R, R, generator=gen) * 2 - 1).to(device),  # [B, C, R, R]
@@ -173,6 +173,11 @@ def synthetic_batch(spec, cfg: TrainConfig, info: DataInfo, device: torch.device
     batch.update(conditions(kinds, info, B, device, gen))
     if spec.mismatched:
         batch.update({f"wrong_{k}": v for k, v in conditions(kinds, info, B, device, gen).items()})
+    if "structure" in batch:
+        batch["normals"] = batch["structure"]  # the loop's batch carries the items' normals under both names
+    if "normals" in spec.batch_keys and "normals" not in batch:  # read by a model not conditioned on them
+        batch["normals"] = conditions(("structure",), dataclasses.replace(info, structure_channels=3), B, device,
+                                      gen)["structure"]
     if getattr(cfg, "channels_last", False):
         batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
     return batch

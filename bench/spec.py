@@ -15,7 +15,8 @@ from typing import Callable
 # direction of each score key written by core.metrics.evaluate (unknown keys: higher is better)
 HIGHER_IS_BETTER = {"is_mean": True, "fid": False, "kid_mean": False, "inception_fid": False,
                     "inception_kid_mean": False, "inception_is_mean": True, "precision": True, "recall": True,
-                    "f_score": True, "cond_acc": True, "diversity": True, "diversity_detail": True, "normal_error_deg": False}
+                    "f_score": True, "cond_acc": True, "diversity": True, "diversity_detail": True, "normal_error_deg": False,
+                    "normal_error_deg_relief": False}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Row:
     unit: Unit              # the last training run of the row (its parents are trained first)
     paper: dict = field(default_factory=dict)  # metric -> (mean, std) as printed in the paper
     params: dict = field(default_factory=dict)  # descriptive columns for the report (CA, text twice, resolution)
+    # the table's metrics this row is scored on, when not all of them apply (e.g. no "normals" for a model
+    # that neither takes nor makes surface normals); None: every metric of the table
+    metrics: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

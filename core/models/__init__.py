@@ -12,6 +12,8 @@ _MODULES = {
     "stackgan": "core.models.stackgan",
     "sgan": "core.models.sgan",
     "sgan-encoder": "core.models.sgan:ENCODER_SPEC",  # module:attribute when a module defines two models
+    "s2gan": "core.models.s2gan",
+    "s2gan-fcn": "core.models.s2gan:FCN_SPEC",
 }
 
 

@@ -39,7 +39,10 @@ class Optim:
     """One optimizer of a phase: what it updates, with what rule, rate and schedule.
 
     The learning rate at phase step ``t`` (counted from 0 in each phase) is
-    ``lr · decay ** (t // decay_every) · min(1, (t + 1) / warmup_steps)`` (each factor only when set).
+    ``lr · decay ** (t // decay_every) · min(1, (t + 1) / warmup_steps) · f(t)`` (each factor only when
+    set), where ``f(t)`` is the factor of the first ``(until, factor)`` pair of ``warmup_factors`` with
+    ``t < until`` (1 past the last): a piecewise-constant warm-up, e.g. S²-GAN's reference Adam
+    ``((10, 1/50), (30, 1/5))``.
     """
 
     modules: tuple[str, ...]          # sub-networks this optimizer updates
@@ -51,6 +54,7 @@ class Optim:
     decay_every: int = 0              # multiply the rate by ``decay`` every N phase steps (0: never)
     decay: float = 0.5                # the factor (StackGAN: halved every 100 epochs)
     warmup_steps: int = 0             # linear warm-up over the first N phase steps (0: none)
+    warmup_factors: tuple[tuple[int, float], ...] = ()  # piecewise-constant warm-up: (until step, factor), ascending
 
     def __post_init__(self):
         if self.kind not in OPTIMIZERS:
@@ -60,6 +64,10 @@ class Optim:
         if self.lr <= 0 or self.decay_every < 0 or self.warmup_steps < 0:
             raise ConfigError(f"bad optimizer schedule: lr {self.lr}, decay_every {self.decay_every}, "
                               f"warmup_steps {self.warmup_steps}")
+        until = [int(u) for u, _ in self.warmup_factors]
+        if until != sorted(until) or any(u <= 0 or not f > 0 for u, f in self.warmup_factors):
+            raise ConfigError(f"warmup_factors must be (until step > 0, factor > 0) pairs in ascending order, "
+                              f"got {self.warmup_factors}")
 
     def lr_at(self, phase_step: int) -> float:
         """The learning rate at ``phase_step`` (0-based, relative to the phase's start)."""
@@ -68,6 +76,10 @@ class Optim:
             lr *= self.decay ** (phase_step // self.decay_every)
         if self.warmup_steps > 0:
             lr *= min(1.0, (phase_step + 1) / self.warmup_steps)
+        for until, factor in self.warmup_factors:
+            if phase_step < until:
+                lr *= factor
+                break
         return lr
 
     def build(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
