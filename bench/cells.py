@@ -20,7 +20,8 @@ from bench.provenance import code_fingerprint
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
-TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan", "s2gan": "bench.tables.s2gan"}
+TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan", "s2gan": "bench.tables.s2gan",
+          "stacked": "bench.tables.stacked"}
 EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
 
 

@@ -431,7 +431,8 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     parts += ["## Table", "", f"Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
               f"{table.paper_scores}; ours are scored by our own classifier on our data, so compare directions and "
               "gaps, not absolute values.", ""]
-    header = ["row", "method", *[k for k in (rows[0].params if rows else {})], *metrics, "n", "paper IS"]
+    header = ["row", "method", *[k for k in (rows[0].params if rows else {})], *metrics, "n",
+              f"paper ({table.paper_metric})"]
     body = []
     for r in rows:
         a = agg[agg["row"] == r.id]
@@ -440,7 +441,7 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
             x = a[a["metric"] == m]
             row_cells.append(_fmt(x["mean"].iloc[0], x["std"].iloc[0]) if len(x) else "–")
         n = int(a["n"].max()) if len(a) else 0
-        p = r.paper.get("is_mean")
+        p = r.paper.get(table.paper_metric)
         body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *row_cells, n,
                      _fmt(*p, digits=2) if p else "–"])
     parts += [md_table(header, body), ""]

@@ -141,7 +141,8 @@ def row_descriptions(results: Path, paper: str, metrics: set[str] = frozenset())
     if not header or header[0] != "row":
         return pd.DataFrame()
     known = set(metrics) | set(METRICS) | {"n", "paper IS"}
-    keep = [i for i, h in enumerate(header) if h not in known and not h.startswith(("is_", "kid_", "cond_acc"))]
+    keep = [i for i, h in enumerate(header) if h not in known
+            and not h.startswith(("is_", "kid_", "cond_acc", "paper ("))]
     df = pd.DataFrame([[r[i] for i in keep] for r in body], columns=[header[i] for i in keep])
     return df.rename(columns={"method": "model (paper's name)", "resolution": "our resolution (px)"})
 

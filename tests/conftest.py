@@ -21,3 +21,13 @@ def _cache_dir(tmp_path_factory):
         os.environ.pop("STACKGAN_CACHE", None)
     else:
         os.environ["STACKGAN_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny networks (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    one is fastest there, and a second only contends for a busy core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -24,13 +24,7 @@ from core.train import train
 SMOKE = DataInfo(channels=3, resolution=16)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is fastest, and a second only contends for a busy core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
 
 def n_params(module: torch.nn.Module) -> int:

@@ -14,6 +14,7 @@ _MODULES = {
     "sgan-encoder": "core.models.sgan:ENCODER_SPEC",  # module:attribute when a module defines two models
     "s2gan": "core.models.s2gan",
     "s2gan-fcn": "core.models.s2gan:FCN_SPEC",
+    "stacked": "core.models.stacked",
 }
 
 

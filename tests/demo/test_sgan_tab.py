@@ -46,14 +46,7 @@ def assert_no_leak(*texts):
         assert not LEAK.search(visible), f"leaked to a visitor: {LEAK.search(visible).group(0)!r}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The networks here are tiny: a second torch thread only adds synchronisation, and on a CPU shared
-    with other jobs it makes these smoke runs ~10× slower (measured: 3 s → 45 s)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
