@@ -159,7 +159,7 @@ def verify(table: Table, rows: list[Row], args, out: Path) -> int:
         records = run_cell(row, seed, table, args, Path(tmp))
     got = pd.DataFrame(records).set_index("metric")["value"]
     wall = time.time() - t0
-    lines = [f"{m}: committed {expected[m]!r}, retrained {got.get(m, float('nan'))!r}"
+    lines = [f"{m}: committed {float(expected[m])!r}, retrained {float(got.get(m, float('nan')))!r}"
              + ("" if m in got and got[m] == expected[m] else "   <-- differs") for m in expected.index]
     print(f"verify {row_id} seed {seed} (code {args.fingerprint}, {args.threads} thread(s), {wall:.0f} s):\n  "
           + "\n  ".join(lines))
