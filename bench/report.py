@@ -167,12 +167,14 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
     if not values.dropna(subset=["value"]).empty:
         shown = values[values["metric"].isin(table.display) | values["metric"].str.startswith("inception_fid")]
         plots.append(plot_metrics(shown, order, paper, out / "ablation.png"))
-    # one sample sheet per row, from seed 0's model: the same test items' conditions (captions, labels,
-    # structure maps; none for an unconditional model) and the same noise seeds for every row
+    # one sample sheet per row, from the first training seed's model (seed 0, or a confirmatory run's first
+    # seed): the same test items' conditions (captions, labels, structure maps; none for an unconditional
+    # model) and the same noise seeds for every row
     sheets = {}
+    first_seed = int(values["seed"].min()) if len(values) else 0
     for row in rows:
-        ck = values[(values["row"] == row.id) & (values["seed"] == 0)]["checkpoint"].dropna()
-        if not len(ck):  # no finished seed-0 cell (e.g. removed from runs.csv): drop any older sheet
+        ck = values[(values["row"] == row.id) & (values["seed"] == first_seed)]["checkpoint"].dropna()
+        if not len(ck):  # no finished cell of that seed (e.g. removed from runs.csv): drop any older sheet
             (out / "samples" / f"{row.id}.png").unlink(missing_ok=True)
         else:
             try:
@@ -465,7 +467,9 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
     if sheets:
-        parts += ["## Samples", "", "Seed-0 model of each row; the same captions and noise seeds (0–3) in every sheet."
+        first = int(cells["seed"].min()) if len(cells) else 0
+        parts += ["## Samples", "", f"The seed-{first} model of each row (the first training seed); the same "
+                  "captions and noise seeds (0–3) in every sheet."
                   " Stacked rows show the Stage-I image left of each final image.", ""]
         for rid, p in sheets.items():
             parts += [f"**`{rid}`**", "", f"![{rid}]({p.relative_to(out)})", ""]
