@@ -230,6 +230,12 @@ class ModelSpec:
 # ----------------------------------------------------------------------------------------------
 # noise
 
+def uniform_from_normal(normal: torch.Tensor, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    """Standard-normal draws (e.g. :func:`seeded_noise`'s) → uniform draws on [low, high], through the normal
+    CDF Φ: the same distribution a model trained on uniform noise saw, still addressable by seed."""
+    return low + (high - low) * 0.5 * (1.0 + torch.erf(normal / math.sqrt(2.0)))
+
+
 def seeded_noise(shapes: dict[str, tuple[int, ...]], seeds: Sequence[int] | Mapping[str, Sequence[int]]
                  ) -> dict[str, torch.Tensor]:
     """``{name: [N, *shape]}`` standard-normal noise, addressable by seed.

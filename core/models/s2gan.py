@@ -75,7 +75,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
-from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext
+from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, uniform_from_normal
 from core.nn import init_weights
 
 MARGIN = 0.3                                       # adversarial_ct.lua: the margin rule's threshold
@@ -86,9 +86,9 @@ FCN_LOSSES = ("classify", "regress")
 # ------------------------------------------------------------------------------------------ normals
 
 def uniform_noise(normal: torch.Tensor) -> torch.Tensor:
-    """Standard-normal draws → uniform on [−1, 1] (``2Φ(n) − 1 = erf(n/√2)``): the reference code's noise,
-    addressable by the pipeline's seeded standard-normal noise."""
-    return torch.erf(normal / math.sqrt(2.0))
+    """Standard-normal draws → uniform on [−1, 1]: the reference code's noise, addressable by the pipeline's
+    seeded standard-normal noise."""
+    return uniform_from_normal(normal, -1.0, 1.0)
 
 
 def sample_uniform(batch: int, dim: int, device) -> torch.Tensor:

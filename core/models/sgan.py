@@ -31,7 +31,6 @@ frozen into ``sgan`` with ``frozen=["netE=<run>:netE"]``), and ``sgan`` itself.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
-from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam
+from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam, uniform_from_normal
 from core.nn import init_weights
 
 
@@ -60,8 +59,8 @@ def encoder_sizes(resolution: int) -> tuple[int, int, int, int]:
 
 
 def uniform_noise(normal: torch.Tensor) -> torch.Tensor:
-    """Standard-normal draws → uniform [0, 1] ones (Φ, the normal CDF): the reference code's noise."""
-    return 0.5 * (1.0 + torch.erf(normal / math.sqrt(2.0)))
+    """Standard-normal draws → uniform [0, 1] ones: the reference code's noise."""
+    return uniform_from_normal(normal, 0.0, 1.0)
 
 
 # ------------------------------------------------------------------------------------------ networks
