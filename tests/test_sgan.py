@@ -12,7 +12,7 @@ from bench.tables.sgan import TABLE
 from core.config import build_config
 from core.errors import ConfigError
 from core.models import DataInfo
-from core.models.sgan import (SGAN, Encoder, SganConfig, conditional_loss, encoder_sizes, entropy_loss,
+from core.models.sgan import (SGAN, Encoder, SganConfig, SganEncoderConfig, conditional_loss, encoder_sizes, entropy_loss,
                               forward_generators, generator_losses, sample_noise, uniform_noise)
 from core.pipeline import Pipeline
 from core.train import train
@@ -104,6 +104,29 @@ def _nets(cfg: SganConfig, info=MNIST, frozen_e=True):
     if frozen_e:
         m.netE.requires_grad_(False)
     return m, {name: getattr(m, name) for name, _ in m.named_children()}
+
+
+def test_encoder_holds_fc3_at_its_target_rms_without_changing_what_it_classifies():
+    """fc3_rms fixes the free scale of fc3 (SGAN's G0 input and conditional loss depend on it), by a running
+    estimate updated in training mode; classify undoes it, so E's logits are the raw network's."""
+    torch.manual_seed(0)
+    E = Encoder(1, 28, 10, 8, 8, 32, fc3_rms=0.9)
+    raw = Encoder(1, 28, 10, 8, 8, 32)
+    raw.load_state_dict({k: v for k, v in E.state_dict().items() if "rms" not in k}, strict=False)
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(raw.features(x), raw.trunk(x))          # no target: the raw fc3
+        h = E.features(x)                                           # training mode: the first batch sets r
+        assert h.pow(2).mean().sqrt().item() == pytest.approx(0.9, rel=1e-5)
+        assert E.raw_rms.item() == pytest.approx(raw.trunk(x).pow(2).mean().sqrt().item(), rel=1e-6)
+        torch.testing.assert_close(E.classify(h), raw(x))
+        E.features(x * 0.5)                                         # a second batch moves r by the momentum
+        r = E.raw_rms.item()
+        E.eval()
+        E.features(x)                                               # eval mode: r is left alone
+        assert E.raw_rms.item() == r
+        torch.testing.assert_close(E(x), raw(x))
+        torch.testing.assert_close(E.features(x), raw.trunk(x) * 0.9 / r)
 
 
 def test_conditional_loss_goes_through_the_frozen_encoder_which_gets_no_gradient():
@@ -244,6 +267,7 @@ def test_smoke_training_runs_independent_then_joint_and_never_changes_the_encode
     enc = load_file(str(smoke_runs["enc"] / "checkpoints" / "final" / "model.safetensors"))
     got = load_file(str(smoke_runs["sgan"] / "checkpoints" / "final" / "model.safetensors"))
     assert enc and all(torch.equal(got[k], v) for k, v in enc.items())
+    assert enc["netE.raw_rms"] > 0 and enc["netE.fc3_rms"] == SganEncoderConfig().fc3_rms  # carried over
     assert [r["phase"] for r in _log(smoke_runs["no-d1"])] == ["joint"] * 2
     assert "adv1" not in _log(smoke_runs["no-d1"])[-1] and "cond1" in _log(smoke_runs["no-d1"])[-1]
     assert [r["phase"] for r in _log(smoke_runs["single"])] == ["independent"] * 3

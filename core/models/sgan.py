@@ -67,10 +67,19 @@ def uniform_noise(normal: torch.Tensor) -> torch.Tensor:
 
 class Encoder(nn.Module):
     """E: conv1(5×5 valid)-ReLU-pool1-conv2(5×5 valid)-ReLU-pool2-fc3(ReLU)-fc4 (the reference code's
-    classifier; MNIST widths 32, 32, 256). ``features`` gives h1 = fc3, ``classify`` fc4's logits."""
+    classifier; MNIST widths 32, 32, 256). ``features`` gives h1 = fc3, ``classify`` fc4's logits.
+
+    fc3's scale is a free gauge of the classifier (fc3·g with fc4 applied to h/g classifies alike), but not of
+    SGAN: it sets how much G0's input is fc3 rather than z0, and the size of G0's Euclidean conditional
+    loss. With ``fc3_rms > 0``, ``features`` returns the trunk's output times ``g = fc3_rms / r``, where ``r``
+    is a running estimate (updated in training mode, like batch norm's statistics) of the raw fc3's root
+    mean square, and ``classify`` divides by ``g`` again. So E's classifications, and its training, are
+    exactly those of the raw network, while the h1 that SGAN sees has RMS ``fc3_rms``. Both numbers are
+    buffers, so a checkpoint carries them into the frozen E that SGAN loads.
+    """
 
     def __init__(self, channels: int, resolution: int, num_classes: int, conv1: int = 32, conv2: int = 32,
-                 fc3: int = 256):
+                 fc3: int = 256, fc3_rms: float = 0.0, momentum: float = 0.1):
         super().__init__()
         side = encoder_sizes(resolution)[3]
         self.trunk = nn.Sequential(
@@ -79,14 +88,28 @@ class Encoder(nn.Module):
             nn.Flatten(), nn.Linear(conv2 * side * side, fc3), nn.ReLU(inplace=True))  # [B, fc3]
         self.fc4 = nn.Linear(fc3, num_classes)                                         # [B, classes]
         self.feature_dim = fc3
+        self.momentum = momentum
+        self.register_buffer("fc3_rms", torch.tensor(float(fc3_rms)))  # target RMS; 0 = raw fc3
+        self.register_buffer("raw_rms", torch.tensor(0.0))              # running RMS of the raw fc3
+
+    def gain(self) -> torch.Tensor:
+        """g: fc3_rms / the running raw RMS (1 without a target or before any training step)."""
+        if self.fc3_rms <= 0 or self.raw_rms <= 0:
+            return torch.ones((), device=self.raw_rms.device)
+        return self.fc3_rms / self.raw_rms
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        """image ``[B, C, R, R]`` in [-1, 1] → h1 ``[B, fc3]`` (non-negative)."""
-        return self.trunk(image)
+        """image ``[B, C, R, R]`` in [-1, 1] → h1 ``[B, fc3]`` (non-negative, RMS ``fc3_rms`` when set)."""
+        h = self.trunk(image)
+        if self.training and self.fc3_rms > 0:
+            with torch.no_grad():
+                batch = h.pow(2).mean().sqrt()
+                self.raw_rms.copy_(batch if self.raw_rms <= 0 else torch.lerp(self.raw_rms, batch, self.momentum))
+        return h * self.gain()
 
     def classify(self, h1: torch.Tensor) -> torch.Tensor:
-        """h1 ``[B, fc3]`` → logits ``[B, classes]``."""
-        return self.fc4(h1)
+        """h1 ``[B, fc3]`` (as ``features`` gives it) → logits ``[B, classes]``."""
+        return self.fc4(h1 / self.gain())
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.classify(self.features(image))
@@ -191,6 +214,11 @@ class SganEncoderConfig:
     conv1: int = 32            # reference MNIST encoder: 32, 32, 256 (CIFAR-10: 64, 128, 256)
     conv2: int = 32
     fc3: int = 256
+    # fc3's RMS, held by E's running normalisation (Encoder): 0.90 is the RMS of the reference code's shipped
+    # MNIST encoder (mnist/pretrained/encoder.npz, on [0, 1] input) over mnist5k's 4,000 training digits; an
+    # encoder trained here by Adam drifts to about 3.5 (measured), which weights G0's input towards fc3 over
+    # z0 by that factor and its Euclidean conditional loss by its square (docs/sgan.md). 0 = raw fc3
+    fc3_rms: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -270,7 +298,8 @@ class EncoderModel(nn.Module):
         super().__init__()
         if info.num_classes < 2:
             raise ConfigError("the SGAN encoder is a classifier: the dataset must have class labels")
-        self.netE = Encoder(info.channels, info.resolution, info.num_classes, cfg.conv1, cfg.conv2, cfg.fc3)
+        self.netE = Encoder(info.channels, info.resolution, info.num_classes, cfg.conv1, cfg.conv2, cfg.fc3,
+                            cfg.fc3_rms)
 
 
 # ------------------------------------------------------------------------------------------ losses
