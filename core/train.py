@@ -269,7 +269,7 @@ def _make_optimizers(model: nn.Module, phase: Phase) -> dict[str, torch.optim.Op
         if missing:
             raise ConfigError(f"phase {phase.name!r}, optimizer {role!r}: no sub-network(s) {missing}; "
                               f"the model has {sorted(children)}")
-        opts[role] = opt.build([p for n in opt.modules for p in children[n].parameters()])
+        opts[role] = opt.build([(f"{n}.{k}", p) for n in opt.modules for k, p in children[n].named_parameters()])
     return opts
 
 
@@ -471,7 +471,7 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
             for role, opt in opts.items():
                 lrs[f"lr_{role}"] = phase.optimize[role].lr_at(step - phase_start)
                 for g in opt.param_groups:
-                    g["lr"] = lrs[f"lr_{role}"]
+                    g["lr"] = lrs[f"lr_{role}"] * g.get("lr_scale", 1.0)
             index = batch_indices(step, len(dataset), cfg.batch_size, cfg.data_seed, rank, world)
             batch = on_device.batch(index) if on_device is not None else collate(dataset, index, keys)
             batch = conds.add(batch, index, gen)

@@ -300,3 +300,36 @@ def test_the_paper_figures_are_drawn_from_a_checkpoint(smoke_runs, tmp_path):
     assert classes.size[1] > fixed.size[1] // 2 > 0  # ten class rows; five classes × two models
     assert (out / "decomposition.png").is_file() and "Fig. 2c/d" in (out / "README.md").read_text()
     assert sgan_figures.main(["--checkpoint", str(smoke_runs["single"]), "--out", str(out), "--no-scores"]) == 2
+
+
+def test_discriminator_and_q_heads_learn_at_their_own_rates(smoke_runs, tmp_path):
+    """d_lr and q_lr_scale reach the trainer: Adam's first step moves each weight by about its rate (the
+    update is lr·g/(|g| + ε)), so after one step the Q heads moved ~10× as far as the rest of D, and D 10× as
+    far as G."""
+    cfg = build_config("sgan", "smoke", {"frozen": [f"netE={smoke_runs['enc']}:netE"], "model.independent_steps": 1,
+                                         "model.joint_steps": 0, "model.lr": 1e-4, "model.d_lr": 1e-3,
+                                         "model.q_lr_scale": 10.0, "checkpoint_every": 1})
+    from core.train import build_model
+    info = DataInfo(channels=1, resolution=16, num_classes=10)
+    before = {k: v.clone() for k, v in build_model(cfg, info).state_dict().items()}
+    after = load_file(str(train(cfg, tmp_path / "run", progress=False) / "checkpoints" / "final" / "model.safetensors"))
+
+    def moved(prefix):
+        return max((after[k] - before[k]).abs().max().item() for k in before
+                   if k.startswith(prefix) and k.endswith("weight") and "running" not in k)
+
+    assert moved("netD0.q.") == pytest.approx(1e-2, rel=0.05) and moved("netD1.q.") == pytest.approx(1e-2, rel=0.05)
+    assert moved("netD0.trunk.") == pytest.approx(1e-3, rel=0.05) and moved("netD0.adv.") == pytest.approx(1e-3, rel=0.05)
+    assert moved("netG0.") == pytest.approx(1e-4, rel=0.05)
+
+
+def test_lr_scale_prefixes_must_match_a_parameter():
+    from core.models.base import Optim
+    opt = Optim(("netD0",), lr=1e-3, lr_scale=(("netD0.q.", 10.0),))
+    w, q = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    groups = opt.param_groups([("netD0.trunk.0.weight", w), ("netD0.q.0.weight", q)])
+    assert [(g["lr_scale"], len(g["params"])) for g in groups] == [(10.0, 1), (1.0, 1)] and groups[0]["params"][0] is q
+    with pytest.raises(ConfigError, match="match no parameter"):
+        Optim(("netD0",), lr=1e-3, lr_scale=(("netD9.", 2.0),)).param_groups([("netD0.w", w)])
+    with pytest.raises(ConfigError, match="> 0"):
+        Optim(("netD0",), lr=1e-3, lr_scale=(("netD0.", 0.0),))

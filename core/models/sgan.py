@@ -231,7 +231,9 @@ class SganConfig:
     cond_weight: float = 1.0       # λ2 (1)
     ent_weight: float = 10.0       # λ3 (10)
     joint_g1_scale: float = 0.01   # G0's loss reaches G1 scaled by this in joint training (train_joint.py)
-    lr: float = 1e-4               # Adam, β1 0.5, for every G and D (reference: 1e-4)
+    lr: float = 1e-4               # the generators' Adam rate, β1 0.5 (reference: 1e-4 for G and D)
+    d_lr: float = 1e-4             # the discriminators' (with their Q heads) Adam rate (reference: 1e-4)
+    q_lr_scale: float = 1.0        # the Q heads (the last layer of Q; the trunk is D's) learn at d_lr × this
     z1_dim: int = 50
     z0_dim: int = 50
     # widths (MNIST reference code)
@@ -440,7 +442,10 @@ def _phases(run) -> list[Phase]:
     """independent, then joint; one D optimizer over every discriminator (with its Q head) and one G
     optimizer over every generator (Adam is per parameter, so this equals one optimizer per network)."""
     cfg: SganConfig = run.model
-    opt = {"d": adam(run, discriminators(cfg), cfg.lr), "g": adam(run, generators(cfg), cfg.lr)}
+    d = adam(run, discriminators(cfg), cfg.d_lr)
+    if cfg.q_lr_scale != 1.0:
+        d = replace(d, lr_scale=tuple((f"{n}.q.", cfg.q_lr_scale) for n in discriminators(cfg)))
+    opt = {"d": d, "g": adam(run, generators(cfg), cfg.lr)}
     phases = []
     if cfg.independent_steps:
         phases.append(Phase("independent", cfg.independent_steps, opt))
@@ -507,9 +512,12 @@ SPEC = ModelSpec(
                   "log_every": 1, "sample_every": 5, "checkpoint_every": 5},
         # sized by measurement so one seed of the 8-row table takes about 30 minutes of one core (docs/sgan.md):
         # the reference networks at half width (G0 64/32 channels, D0 16/32/64), batch 64, 1,000 independent +
-        # 400 joint steps (≈ 22 epochs of mnist5k's 4,000 training digits); 0.13-0.19 s per step on this CPU
+        # 400 joint steps (≈ 22 epochs of mnist5k's 4,000 training digits); 0.13-0.19 s per step on this CPU.
+        # At the reference rates the Q heads learn nothing in this budget (L_ent stays at 1/12, the variance of
+        # U[0, 1]), so D learns at 1e-3 and its Q heads at 1e-2, chosen on training-batch losses alone: of six
+        # probes, the setting whose two entropy losses fell furthest below 1/12 with D's loss finite (docs/sgan.md)
         "quick": {"model": {"independent_steps": 1000, "joint_steps": 400, "g0_c0": 64, "g0_c1": 32,
-                            "d0_widths": (16, 32, 64)},
+                            "d0_widths": (16, 32, 64), "d_lr": 1e-3, "q_lr_scale": 10.0},
                   "dataset": "mnist5k", "resolution": 28, "batch_size": 64, "log_every": 25,
                   "sample_every": 500, "checkpoint_every": 500},
         # the reference MNIST networks layer for layer, batch 100, Adam 1e-4: independent for 190 epochs and
