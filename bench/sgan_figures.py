@@ -78,13 +78,13 @@ def main(argv=None) -> int:
             if pipe is None:
                 continue
             rows.append(fixed_fc3_strip(pipe, label, z1_seed=100 + label, z0_seeds=list(range(K)))["image"])
-            captions.append(f"{names[label]}, fixed z1 — {tag}")
+            captions.append(f"{names[label]}, fixed z1, {tag}")
     captioned_rows(torch.stack(rows), captions, cell=64, text_width=190).save(out / "fixed_fc3.png")
 
     label = 0
     dec = torch.stack([fixed_fc3_strip(full, label, z1_seed=s, z0_seeds=list(range(K)))["image"]
                        for s in range(200, 206)])
-    captioned_rows(dec, [f"{names[label]}: z1 seed {s} → z0 0..{K - 1}" for s in range(200, 206)], cell=64,
+    captioned_rows(dec, [f"{names[label]}: z1 seed {s}, z0 seeds 0-{K - 1}" for s in range(200, 206)], cell=64,
                    text_width=190).save(out / "decomposition.png")
 
     scores = {}
