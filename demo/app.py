@@ -9,11 +9,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
-from demo import about_tab, results_tab, sgan_tab, stackgan_tab  # noqa: E402
+from demo import about_tab, results_tab, s2gan_tab, sgan_tab, stackgan_tab, stacked_tab  # noqa: E402
 from demo.tabs import Context, Tab  # noqa: E402
 
-# The tabs, in order. A new model's tab (S²-GAN, the stacked study) is one more entry here.
-TABS: tuple[Tab, ...] = (stackgan_tab.TAB, sgan_tab.TAB, results_tab.TAB, about_tab.TAB)
+# The tabs, in order. A new model's tab is one more entry here.
+TABS: tuple[Tab, ...] = (stackgan_tab.TAB, sgan_tab.TAB, s2gan_tab.TAB, stacked_tab.TAB, results_tab.TAB,
+                         about_tab.TAB)
 MAX_VISITORS = 16  # requests per model in flight at once; they share batched forward passes
 QUEUE_SIZE = 256  # requests waiting at most; more get "the queue is full"
 # Gradio keeps each session's last outputs (here up to ~0.2 MB of inline images) until this many
@@ -42,7 +43,7 @@ CSS = """
 """
 
 
-def build_app(checkpoint=None, results=None, sgan=None) -> gr.Blocks:
+def build_app(checkpoint=None, results=None, sgan=None, s2gan=None, stacked=None) -> gr.Blocks:
     """The whole app; models load here, once.
 
     Args:
@@ -50,8 +51,11 @@ def build_app(checkpoint=None, results=None, sgan=None) -> gr.Blocks:
         results: the ``results/`` folder the Results tab reads (default: the repository's).
         sgan: the folder holding the SGAN checkpoints, ``sgan-<dataset>[-noent]`` (default: the
             shipped ``results/checkpoints``; see :mod:`demo.sgan_tab`).
+        s2gan: the folder holding ``s2gan-shapes`` (default: ``results/checkpoints``; :mod:`demo.s2gan_tab`).
+        stacked: the folder holding ``stacked-<layer>-<mode>`` (default: ``results/checkpoints``;
+            :mod:`demo.stacked_tab`).
     """
-    ctx = Context(checkpoints={"stackgan": checkpoint, "sgan": sgan}, results=results or results_tab.DEFAULT_RESULTS,
+    ctx = Context(checkpoints={"stackgan": checkpoint, "sgan": sgan, "s2gan": s2gan, "stacked": stacked}, results=results or results_tab.DEFAULT_RESULTS,
                   max_visitors=MAX_VISITORS)
     with gr.Blocks(title="Stacked GANs") as app:
         gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch, running on a CPU, offline. "

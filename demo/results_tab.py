@@ -33,6 +33,11 @@ METRICS = {
                   "(0 = the model ignores its random noise)"),
     "inception_fid": ("Inception FID", "lower", "FID with the standard Inception-v3 features instead of "
                       "our classifier's"),
+    "recall": ("recall", "higher", "the share of real images that have a generated image near them in the "
+               "classifier's features: how much of the real data the model covers"),
+    "diversity_detail": ("detail diversity", "higher", "like diversity, but only the model's last noise varies "
+                         "(for SGAN: fixed class and z1, different z0), so it measures what that noise alone "
+                         "changes (0 = ignored)"),
 }
 TABLE_METRICS = tuple(METRICS)
 VERDICT_WORDS = {

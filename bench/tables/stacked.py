@@ -122,8 +122,10 @@ def notes(preset: str) -> str:
             "(`results/classifiers/`). Budgets: each single GAN trains "
             f"{m.stage1_steps + m.stage2_steps:,} steps at {r}; each layer type's Stage-I trains {m.stage1_steps:,} "
             f"steps at {r // 2} once per seed, and its stacked and full rows {m.stage2_steps:,} Stage-II steps "
-            "from it. The stacks have about twice the single GAN's networks (two G, two D); the sample sheets show "
-            "Stage-I beside Stage-II, the paper's own evidence.")
+            "from it. Parameters are not held equal: the stacks have two G and two D, larger than the single GAN's "
+            "for dense and deep-conv, but for conv at `quick` the two generators together are smaller than the "
+            "single one, whose FC stem holds most of its weights (counts in docs/stacked.md); the sample sheets "
+            "show Stage-I beside Stage-II, the paper's own evidence.")
 
 
 TABLE = Table(

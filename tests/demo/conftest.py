@@ -4,7 +4,6 @@ import base64
 import io
 import os
 import re
-import socket
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,14 +16,9 @@ from gradio_client import Client  # noqa: E402
 from core.config import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
+from demo_helpers import free_port as _free_port  # noqa: E402
 
 SESSIONS = 8  # the served app remembers this many sessions (small, so the load test can overflow it)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ model is on disk, the tab in the app (through gradio_client), and SGAN's tables 
 import html
 import os
 import re
-import socket
 
 import gradio as gr
 import numpy as np
@@ -25,25 +24,13 @@ from demo import results_tab, sgan_tab, stackgan_tab  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
 from demo.serving import to_png_array  # noqa: E402
 from demo.sgan_tab import MISSING, N, NO_NOENT, SGANDemo, class_names  # noqa: E402
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
 
 # At the bare smoke preset (5 steps at lr 1e-4) BatchNorm's running statistics are still far from the
 # batch ones and every image comes out the same grey; 40 steps at a larger rate (~2 s) let the noise show.
 TRAIN = {"model.independent_steps": 30, "model.joint_steps": 10, "model.lr": 5e-3}
-LEAK = re.compile(r"/tmp/|/work/|/home/|/root/|/usr/|site-packages|\.py\b|Traceback|Errno|File \"|"
-                  r"Exception|Error:")
-DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def assert_no_leak(*texts):
-    for t in texts:
-        visible = DATA_URI.sub("", str(t))
-        assert not LEAK.search(visible), f"leaked to a visitor: {LEAK.search(visible).group(0)!r}"
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
@@ -228,9 +215,9 @@ def test_the_app_serves_the_sgan_tab(served, gallery):
     assert demo_app.TABS.index(sgan_tab.TAB) == demo_app.TABS.index(stackgan_tab.TAB) + 1
     config = app.get_config_file()
     tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
-    assert tabs == ["StackGAN", "SGAN", "Results", "About"]
+    assert tabs == ["StackGAN", "SGAN", "S²-GAN", "Stacked vs single", "Results", "About"]
     header = next(c["props"]["value"] for c in config["components"] if c["type"] == "markdown")
-    assert "Try StackGAN and SGAN in their tabs" in header
+    assert "Try StackGAN, SGAN, S²-GAN and Stacked vs single in their tabs" in header
     markdown = " ".join(str(c["props"].get("value")) for c in config["components"] if c["type"] == "markdown")
     assert "arxiv.org/abs/1612.04357" in markdown and "Fix the class and z1" in markdown
     first = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "sgan-grid")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Train the stacked-study models the demo ships (results/checkpoints/stacked-<layer>-<mode>, issue #18): per layer
+# type, the units of the table's rows (bench/tables/stacked.py) at training seed 0:
+#   - single: one GAN at the final resolution R for stage1_steps + stage2_steps (model.mode=single);
+#   - Stage-I: a single GAN at R/2 for stage1_steps (model.stage2_steps=0), trained once and shared by
+#   - stacked / full: Stage-II only (model.stage1_steps=0), netG1 and netD1 initialised from that Stage-I
+#     (init_from / init_modules), Stage-I frozen (stacked) or trained on by Stage-II's loss (full).
+# Usage: scripts/ship_stacked.sh [LAYER ...]   (default: dense conv deepconv)
+# PRESET (default quick), RUNS (run directories) and CKPT (where the checkpoints go) can be set in the environment.
+set -euo pipefail
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+PY=${PY:-python}
+PRESET=${PRESET:-quick}
+RUNS=${RUNS:-runs/ship-stacked}
+CKPT=${CKPT:-results/checkpoints}
+layers=("$@")
+[ ${#layers[@]} -eq 0 ] && layers=(dense conv deepconv)
+
+# The preset's final resolution R; Stage-I works at R/2 (as bench/tables/stacked.py's _stage1 unit).
+R=$($PY -m core.train --model stacked --preset "$PRESET" --dry-run | $PY -c 'import json, sys; print(json.load(sys.stdin)["resolution"])')
+train() {  # train OUT [--set ...]: one run at the preset, seed 0, resumable
+  local out=$1; shift
+  $PY -m core.train --model stacked --preset "$PRESET" --seed 0 --out "$out" --resume --no-progress "$@"
+}
+ship() {  # ship RUN NAME: copy RUN's final checkpoint to $CKPT/NAME
+  mkdir -p "$CKPT/$2"
+  cp "$1/checkpoints/final/model.safetensors" "$1/checkpoints/final/config.json" "$CKPT/$2/"
+  echo "$CKPT/$2: $(grep wall_time_s "$1/log.jsonl" | tail -1)"
+}
+
+for layer in "${layers[@]}"; do
+  case $layer in dense|conv|deepconv) ;; *) echo "error: unknown layer type '$layer' (dense, conv, deepconv)" >&2; exit 2;; esac
+  train "$RUNS/$layer-single" --set model.layer="$layer" --set model.mode=single
+  ship "$RUNS/$layer-single" "stacked-$layer-single"
+  stage1="$RUNS/$layer-stage1"
+  train "$stage1" --set resolution=$((R / 2)) --set model.layer="$layer" --set model.mode=single \
+    --set model.stage2_steps=0
+  for mode in stacked full; do
+    train "$RUNS/$layer-$mode" --set model.layer="$layer" --set model.mode="$mode" --set model.stage1_steps=0 \
+      --set init_from="$stage1" --set 'init_modules=["netG1", "netD1"]'
+    ship "$RUNS/$layer-$mode" "stacked-$layer-$mode"
+  done
+done
