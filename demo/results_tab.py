@@ -52,7 +52,7 @@ VERDICT_WORDS = {
 class Paper:
     """What the Results tab says about one paper's tables (the numbers come from its folder)."""
 
-    condition: str = "caption"  # what each model is asked for: "caption" (text) or "label" (a class)
+    condition: str = "caption"  # what each model is asked for: "caption" (text), "label" (a class) or "none"
     paper_data: str = ""  # where the paper measured the Inception scores beside ours ("" = not said)
     settings: str = "the settings that tell the rows apart"  # what the columns after the name say
 
@@ -63,6 +63,10 @@ PAPERS = {
                       "twice (Stage-II gets the caption again), and the resolution it draws here"),
     "sgan": Paper("label", "CIFAR-10", "which losses it is trained with (adversarial, conditional, entropy), "
                   "whether it is stacked and trained jointly"),
+    "s2gan": Paper("none", "", "which parts it has (the Style-GAN alone on real normals, with or without the normal "
+                   "constraint; the whole structure/style stack, trained independently or jointly; one DCGAN)"),
+    "stacked": Paper("none", "", "its layer type (dense, convolutional, deep-convolutional) and how it reaches the "
+                     "final resolution (one GAN; a stack with Stage-I frozen; a stack trained end to end)"),
 }
 # What one class of a dataset is, in words (the datasets here have 10 classes each).
 CLASS_NOUNS = {"shapes": "shape", "mnist5k": "digit", "mnist": "digit", "svhn": "digit", "cifar10": "object class"}
