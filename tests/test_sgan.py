@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -333,3 +334,23 @@ def test_lr_scale_prefixes_must_match_a_parameter():
         Optim(("netD0",), lr=1e-3, lr_scale=(("netD9.", 2.0),)).param_groups([("netD0.w", w)])
     with pytest.raises(ConfigError, match="> 0"):
         Optim(("netD0",), lr=1e-3, lr_scale=(("netD0.", 0.0),))
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "results" / "checkpoints"
+
+
+@pytest.mark.parametrize("name", ["sgan-mnist5k", "sgan-mnist5k-noent"])
+def test_the_shipped_models_generate_by_seed_and_draw_the_asked_digit(name):
+    """The demo's models: the same seeds give the same images, other seeds other images, and the evaluation
+    classifier (independent of SGAN's E) reads back the asked digit for most samples."""
+    from core.metrics.classifiers import load_classifier
+    pipe = Pipeline.from_checkpoint(SHIPPED / name)
+    assert pipe.conditions == ("label",) and pipe.noise_names == ("z1", "z0")
+    labels = [c for c in range(10) for _ in range(4)]
+    a = pipe.generate(labels=labels, seeds=range(40))["image"]
+    assert a.shape == (40, 1, 28, 28)
+    assert torch.equal(a, pipe.generate(labels=labels, seeds=range(40))["image"])
+    assert (a - pipe.generate(labels=labels, seeds=range(100, 140))["image"]).abs().mean() > 0.05
+    clf = load_classifier("mnist5k")
+    _, pred = clf.net.predict(((a + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
+    assert (pred[clf.is_head] == torch.tensor(labels)).float().mean() >= 0.8
