@@ -218,6 +218,35 @@ class Batcher:
         return self.pipe.generate(embeddings=emb, noise=noise)
 
 
+@dataclass
+class NoiseJob:
+    """One request's samples for :class:`NoiseBatcher`: sample ``i`` is drawn from ``noise[k][i]`` and, for
+    a label-conditioned model, asked for class ``labels[i]``."""
+
+    noise: dict[str, torch.Tensor]  # {name: [n, ...]}
+    labels: torch.Tensor | None = None  # [n] int64; None for an unconditional model
+    future: Future = field(default_factory=Future)
+
+    @property
+    def n(self) -> int:
+        return int(next(iter(self.noise.values())).shape[0])
+
+
+class NoiseBatcher(Batcher):
+    """:class:`Batcher` for a model with no text to encode (label-conditioned or unconditional): the same
+    queue, worker and passes log; one ``Pipeline.generate(noise=...[, labels=...])`` per pass."""
+
+    def __init__(self, pipe: Pipeline, **kwargs):
+        super().__init__(pipe, encode=None, **kwargs)
+
+    @torch.no_grad()
+    def _forward(self, jobs: list[NoiseJob]) -> dict[str, torch.Tensor]:
+        noise = {k: torch.cat([job.noise[k] for job in jobs]) for k in jobs[0].noise}
+        if jobs[0].labels is None:
+            return self.pipe.generate(noise=noise)
+        return self.pipe.generate(labels=torch.cat([job.labels for job in jobs]), noise=noise)
+
+
 class Memo:
     """A bounded memo of caption embeddings in memory (least recently used out first).
 

@@ -7,15 +7,14 @@ The models are found on disk, by name, under one folder (:data:`DEFAULT_ROOT`, o
 :data:`DATASETS`, and its ``sgan-<dataset>-noent`` sibling (trained with ``model.ent_weight=0``). Missing
 ones are skipped; with none, the tab says which command makes one.
 
-Every request goes through a :class:`LabelBatcher` (the StackGAN tab's batching queue for label
-conditions), so visitors who click at the same moment share one forward pass and each gets the images
+Every request goes through a :class:`~demo.serving.NoiseBatcher` (the StackGAN tab's batching queue,
+for labels instead of captions), so visitors who click at the same moment share one forward pass and each gets the images
 it would have got alone."""
 from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape as esc
 from pathlib import Path
 
@@ -25,7 +24,8 @@ import torch
 from core.data import class_names
 from core.pipeline import Pipeline
 from demo import validate
-from demo.serving import SAVE_JS, SEED_LIMIT, Batcher, Sample, gallery_html, safe, seeds_from, slug, to_png_array
+from demo.serving import (SAVE_JS, SEED_LIMIT, NoiseBatcher, NoiseJob, Sample, gallery_html, safe, seeds_from, slug,
+                          to_png_array)
 from demo.tabs import Context, Tab
 
 log = logging.getLogger("demo")
@@ -69,40 +69,12 @@ stops G0 from ignoring z0, and it does, so the right row barely changes. **New z
 
 
 @dataclass
-class LabelJob:
-    """One request's samples for :class:`LabelBatcher`: sample ``i`` has label ``labels[i]`` and noise
-    ``noise[k][i]``."""
-
-    labels: torch.Tensor  # [n] int64
-    noise: dict[str, torch.Tensor]  # {name: [n, ...]}
-    future: Future = field(default_factory=Future)
-
-    @property
-    def n(self) -> int:
-        return int(self.labels.shape[0])
-
-
-class LabelBatcher(Batcher):
-    """:class:`~demo.serving.Batcher` for a label-conditioned model: the same queue, worker and passes
-    log; one ``Pipeline.generate(labels=..., noise=...)`` per pass (no text to encode)."""
-
-    def __init__(self, pipe: Pipeline, **kwargs):
-        super().__init__(pipe, encode=None, **kwargs)
-
-    @torch.no_grad()
-    def _forward(self, jobs: list[LabelJob]) -> dict[str, torch.Tensor]:
-        labels = torch.cat([job.labels for job in jobs])  # [N]
-        noise = {k: torch.cat([job.noise[k] for job in jobs]) for k in jobs[0].noise}
-        return self.pipe.generate(labels=labels, noise=noise)
-
-
-@dataclass
 class Model:
     """One dataset's models: the full SGAN and, if on disk, its no-entropy sibling."""
 
     dataset: str
-    full: LabelBatcher
-    noent: LabelBatcher | None
+    full: NoiseBatcher
+    noent: NoiseBatcher | None
     classes: tuple[str, ...]  # label k → name
 
     @property
@@ -142,12 +114,12 @@ class SGANDemo:
             noent = None
             if (root / f"sgan-{ds}{NOENT}").exists():
                 try:
-                    noent = LabelBatcher(_load(root / f"sgan-{ds}{NOENT}"))
+                    noent = NoiseBatcher(_load(root / f"sgan-{ds}{NOENT}"))
                 except Exception:
                     log.exception("SGAN checkpoint %s could not be loaded", root / f"sgan-{ds}{NOENT}")
                     self.problems.append(f"The {ds} model without the entropy loss could not be loaded "
                                          "(the server log says why).")
-            self.models[ds] = Model(ds, LabelBatcher(full), noent, class_names(ds, full.info.num_classes))
+            self.models[ds] = Model(ds, NoiseBatcher(full), noent, class_names(ds, full.info.num_classes))
 
     @property
     def error(self) -> str | None:
@@ -180,7 +152,7 @@ class SGANDemo:
         if batcher is None:
             raise gr.Error(NO_NOENT.format(ds=dataset))
         noise = batcher.pipe.noise({"z1": z1_seeds, "z0": z0_seeds})
-        return batcher.run(LabelJob(torch.as_tensor(labels, dtype=torch.long), noise))
+        return batcher.run(NoiseJob(noise, torch.as_tensor(labels, dtype=torch.long)))
 
     def _figures(self, m: Model, out: dict, captions: list[str], names: list[str]) -> list[Sample]:
         return [Sample(to_png_array(x, m.scale), c, f) for x, c, f in zip(out["image"], captions, names)]

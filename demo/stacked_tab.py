@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape as esc
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from core.models.stacked import LAYERS, MODES
 from core.pipeline import Pipeline
 from demo import validate
 from demo.results_tab import METRICS, VERDICT_WORDS
-from demo.serving import SAVE_JS, SEED_LIMIT, Batcher, Sample, gallery_html, safe, seeds_from, to_png_array
+from demo.serving import (SAVE_JS, SEED_LIMIT, NoiseBatcher, NoiseJob, Sample, gallery_html, safe, seeds_from,
+                          to_png_array)
 from demo.tabs import Context, Tab
 
 log = logging.getLogger("demo")
@@ -74,31 +74,6 @@ COMPARE = """### The three modes of one layer type, at the same seeds
 Column j of every row uses noise seed *seed + j*. The frozen and the fully back-propagated stack started
 from one and the same Stage-I, so their Stage-I rows began as the same images: where they differ now,
 Stage-II's loss moved Stage-I. The single GAN is a separate network, so its row is not the same picture."""
-
-
-@dataclass
-class NoiseJob:
-    """One request's samples for :class:`NoiseBatcher`: sample ``i`` is drawn from ``noise[k][i]``."""
-
-    noise: dict[str, torch.Tensor]  # {name: [n, ...]}
-    future: Future = field(default_factory=Future)
-
-    @property
-    def n(self) -> int:
-        return int(next(iter(self.noise.values())).shape[0])
-
-
-class NoiseBatcher(Batcher):
-    """:class:`~demo.serving.Batcher` for an unconditional model: the same queue, worker and passes log;
-    one ``Pipeline.generate(noise=...)`` per pass (no condition to encode)."""
-
-    def __init__(self, pipe: Pipeline, **kwargs):
-        super().__init__(pipe, encode=None, **kwargs)
-
-    @torch.no_grad()
-    def _forward(self, jobs: list[NoiseJob]) -> dict[str, torch.Tensor]:
-        noise = {k: torch.cat([job.noise[k] for job in jobs]) for k in jobs[0].noise}
-        return self.pipe.generate(noise=noise)
 
 
 def _load(path: Path, layer: str, mode: str) -> Pipeline:

@@ -25,7 +25,8 @@ from core.train import train  # noqa: E402
 from demo import stacked_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
 from demo.serving import SEED_LIMIT, to_png_array  # noqa: E402
-from demo.stacked_tab import (MISSING, N, NO_TABLE, UNREADABLE, NoiseBatcher, NoiseJob, StackedDemo,  # noqa: E402
+from demo.serving import NoiseBatcher, NoiseJob  # noqa: E402
+from demo.stacked_tab import (MISSING, N, NO_TABLE, UNREADABLE, StackedDemo,  # noqa: E402
                               verdict_summary)
 from demo.tabs import Context  # noqa: E402
 from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
