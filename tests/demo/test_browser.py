@@ -153,6 +153,9 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
                     document.documentElement.clientWidth];""")
         assert fit[0] <= fit[1] + 1 and fit[0] <= fit[2], fit  # the last (paper) column is on the page
         plot = browser.find_element(By.CSS_SELECTOR, "#results-plot img")
+        # the image loads lazily: a reader scrolls to it (with two papers the dropdown puts it below the fold)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", plot)
+        wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalHeight > 0", plot))
         assert plot.size["height"] > 300 and plot.size["width"] > 600
         _tab(browser, "StackGAN").click()
 
