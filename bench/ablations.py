@@ -182,7 +182,8 @@ def list_rows(table: Table, rows: list[Row], args) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     table = get_table(args.paper)
-    args.out = args.out or f"results/{args.paper}" + ("" if args.dataset == table.dataset else f"-{args.dataset}")
+    default_name = args.paper + ("" if args.dataset == table.dataset else f"-{args.dataset}")  # e.g. sgan-shapes
+    args.out = args.out or f"results/{default_name}"
     out = Path(args.out)
     rows = table.rows_for(args.preset)
     known = {r.id for r in rows}
@@ -244,8 +245,9 @@ def main(argv=None) -> int:
                           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")
     from bench.report import update_readme
 
-    default_out = out.resolve() == Path("results", args.paper).resolve()  # never for a scratch --out
-    if default_out and Path("README.md").is_file() and update_readme(Path("README.md"), args.paper, out / "report.md"):
+    # the README's <!-- <name>-results --> block, e.g. sgan-shapes; never for a scratch --out
+    default_out = out.resolve() == Path("results", default_name).resolve()
+    if default_out and Path("README.md").is_file() and update_readme(Path("README.md"), default_name, out / "report.md"):
         print("README.md: results section updated")
     print(f"done: {out}/report.md")
     return 0

@@ -72,3 +72,20 @@ def test_report_only_rewrites_the_report_and_trains_nothing(out):
     assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--out", str(out), "--report-only",
                     "--no-progress"]) == 0
     assert (out / "runs.csv").read_bytes() == before and "## Claims" in (out / "report.md").read_text()
+
+
+def test_report_only_fills_the_readme_block_named_after_the_default_folder(out, tmp_path, monkeypatch):
+    """Without --out, a table run on another dataset writes results/<paper>-<dataset> and fills the README block
+    of that name (e.g. sgan-shapes), leaving the paper's own block alone."""
+    import shutil
+
+    shutil.copytree(out, tmp_path / "results" / "stackgan-mnist5k")
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- stackgan-results:start -->\nold\n<!-- stackgan-results:end -->\n"
+                      "<!-- stackgan-mnist5k-results:start -->\n<!-- stackgan-mnist5k-results:end -->\nb\n")
+    monkeypatch.chdir(tmp_path)
+    assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--dataset", "mnist5k",
+                    "--report-only", "--no-progress"]) == 0
+    own, other = readme.read_text().split("<!-- stackgan-results:end -->")
+    assert own.endswith("old\n")
+    assert "results/stackgan-mnist5k/report.md" in other and "**Claims**" in other and other.endswith("b\n")
