@@ -154,14 +154,19 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
 def build_config(model_name: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
                  **fields_) -> TrainConfig:
-    """Resolve a config: model defaults → the model's preset → keyword fields → dotted overrides."""
+    """Resolve a config: model defaults → the model's preset → its dataset preset, if the model has one for the
+    run's dataset (``ModelSpec.dataset_presets``) → keyword fields → dotted overrides."""
     from core.models import get_model_spec
 
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
     spec = get_model_spec(model_name)
     preset_d = dict(spec.presets.get(preset, {}))
-    model_d = preset_d.pop("model", {})
+    model_d = dict(preset_d.pop("model", {}))
+    dataset = (overrides or {}).get("dataset", fields_.get("dataset", preset_d.get("dataset")))
+    extra = dict(spec.dataset_presets.get(preset, {}).get(dataset, {}))
+    model_d.update(extra.pop("model", {}))
+    preset_d.update(extra)
     check_keys(spec.config_cls, model_d, f"{model_name} preset {preset!r} model")
     base = {"model_name": model_name, "preset": preset, "model": dataclasses.asdict(spec.config_cls(**model_d))}
     base.update(preset_d)

@@ -236,6 +236,23 @@ def test_each_ablation_row_changes_exactly_its_settings():
     assert hasattr(no_d1, "netG1") and not hasattr(no_d1, "netD1")
 
 
+def test_shapes_gets_its_own_quick_rates_and_every_other_field_stays_the_presets(tmp_path):
+    """ModelSpec.dataset_presets: sgan quick on shapes takes the rates chosen on the shapes val split; nothing else
+    changes, a dotted override still wins, and the table's cells on shapes carry them."""
+    from bench.cells import unit_config
+
+    mnist, shapes = build_config("sgan", "quick").model, build_config("sgan", "quick", dataset="shapes").model
+    diff = {f.name for f in dataclasses.fields(mnist) if getattr(mnist, f.name) != getattr(shapes, f.name)}
+    assert diff == {"lr", "d_lr"} and (shapes.lr, shapes.d_lr, shapes.q_lr_scale) == (2e-4, 2e-4, 10.0)
+    assert (mnist.lr, mnist.d_lr) == (1e-4, 1e-3)
+    assert build_config("sgan", "quick", {"dataset": "shapes"}).model.d_lr == 2e-4  # --set dataset=shapes
+    assert build_config("sgan", "quick", {"model.lr": 5e-5}, dataset="shapes").model.lr == 5e-5
+    assert build_config("sgan", "smoke", dataset="shapes").model.lr == build_config("sgan", "smoke").model.lr
+    row = {r.id: r for r in TABLE.rows_for("quick")}["sgan-no-ent"]
+    cell = unit_config(row.unit, "quick", 3, "shapes", "cpu", tmp_path)
+    assert (cell.model.d_lr, cell.model.ent_weight, cell.dataset) == (2e-4, 0.0, "shapes")
+
+
 def test_inconsistent_configs_are_refused():
     with pytest.raises(ConfigError, match="independent_steps=0"):
         SGAN(SganConfig(d1=False), MNIST)

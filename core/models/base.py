@@ -240,6 +240,9 @@ class ModelSpec:
     # model cfg -> the same config with the fields it does not use reset to their defaults (e.g.
     # Stage-II widths of a single-stage StackGAN), so two configs that train the same run compare equal
     canonical: Callable[[Any], Any] = lambda cfg: cfg
+    # preset -> dataset -> overrides laid over that preset when the run trains on that dataset (same form as
+    # ``presets``), e.g. SGAN's quick rates for shapes, chosen on the shapes validation split
+    dataset_presets: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def condition_kinds(self, model_cfg: Any) -> tuple[str, ...]:
         """The condition kinds of a model built from ``model_cfg`` (``()`` for an unconditional one)."""
