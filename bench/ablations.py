@@ -125,7 +125,8 @@ def plan(table: Table, args, out: Path) -> int:
     print(p[["claim", "metric", "pilot_effect", "pilot_sd", "seeds", "mde_at_seeds", "underpowered"]].to_string(
         index=False))
     print(f"\nwrote {path}. Confirmatory run on seeds the pilot did not use:\n  python -m bench.ablations "
-          f"--paper {args.paper} --preset {args.preset} --seeds {n} --first-seed {first} --out {out} --resume")
+          f"--paper {args.paper}" + ("" if args.dataset == table.dataset else f" --dataset {args.dataset}") +
+          f" --preset {args.preset} --seeds {n} --first-seed {first} --out {out} --resume")
     return 0
 
 

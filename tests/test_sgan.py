@@ -356,18 +356,25 @@ def test_lr_scale_prefixes_must_match_a_parameter():
 SHIPPED = Path(__file__).resolve().parent.parent / "results" / "checkpoints"
 
 
-@pytest.mark.parametrize("name", ["sgan-mnist5k", "sgan-mnist5k-noent"])
-def test_the_shipped_models_generate_by_seed_and_draw_the_asked_digit(name):
+# (checkpoint, dataset, channels, least share of samples whose class the evaluation classifier reads back, least
+# mean pixel change when every seed changes): the shapes models are weaker and nearly collapse within a class
+# (docs/sgan.md: measured 0.03 there, 0.1+ on mnist5k); chance is 0.1 on both
+SHIPPED_MODELS = [("sgan-mnist5k", "mnist5k", 1, 0.8, 0.05), ("sgan-mnist5k-noent", "mnist5k", 1, 0.8, 0.05),
+                  ("sgan-shapes", "shapes", 3, 0.4, 0.01), ("sgan-shapes-noent", "shapes", 3, 0.4, 0.01)]
+
+
+@pytest.mark.parametrize("name,dataset,channels,min_acc,min_change", SHIPPED_MODELS)
+def test_the_shipped_models_generate_by_seed_and_draw_the_asked_class(name, dataset, channels, min_acc, min_change):
     """The demo's models: the same seeds give the same images, other seeds other images, and the evaluation
-    classifier (independent of SGAN's E) reads back the asked digit for most samples."""
+    classifier (independent of SGAN's E) reads back the asked class for most samples."""
     from core.metrics.classifiers import load_classifier
     pipe = Pipeline.from_checkpoint(SHIPPED / name)
-    assert pipe.conditions == ("label",) and pipe.noise_names == ("z1", "z0")
+    assert pipe.conditions == ("label",) and pipe.noise_names == ("z1", "z0") and pipe.cfg.dataset == dataset
     labels = [c for c in range(10) for _ in range(4)]
     a = pipe.generate(labels=labels, seeds=range(40))["image"]
-    assert a.shape == (40, 1, 28, 28)
+    assert a.shape == (40, channels, 28, 28)
     assert torch.equal(a, pipe.generate(labels=labels, seeds=range(40))["image"])
-    assert (a - pipe.generate(labels=labels, seeds=range(100, 140))["image"]).abs().mean() > 0.05
-    clf = load_classifier("mnist5k")
+    assert (a - pipe.generate(labels=labels, seeds=range(100, 140))["image"]).abs().mean() > min_change
+    clf = load_classifier(dataset)
     _, pred = clf.net.predict(((a + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
-    assert (pred[clf.is_head] == torch.tensor(labels)).float().mean() >= 0.8
+    assert (pred[clf.is_head] == torch.tensor(labels)).float().mean() >= min_acc

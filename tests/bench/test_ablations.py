@@ -129,4 +129,9 @@ def test_plan_from_a_pilot_writes_plan_csv_and_the_confirmatory_command(tmp_path
     plan = pd.read_csv(tmp_path / "plan.csv")
     assert set(plan["claim"]) == {c.id for c in TABLE.claims} and (plan["seeds"] <= 10).all()
     assert plan["underpowered"].any() and not plan["underpowered"].all()
-    assert "--first-seed 3" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "--first-seed 3" in printed and "--dataset" not in printed
+    # on another dataset than the table's, the printed command keeps it (else it would train the default one)
+    assert ab.main(["--paper", "stackgan", "--dataset", "mnist5k", "--preset", "quick", "--plan-from", str(pilot),
+                    "--out", str(tmp_path)]) == 0
+    assert "--paper stackgan --dataset mnist5k --preset quick" in capsys.readouterr().out
