@@ -427,7 +427,7 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     if dev_line:
         parts.append(dev_line)
     parts.append("")
-    notes = table.notes(args.preset)
+    notes = table.notes(args.preset, args.dataset)
     if notes:
         parts += [notes, ""]
     parts += ["## Table", "", f"Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "

@@ -106,7 +106,7 @@ class Table:
     display: tuple[str, ...]                     # score keys shown in the report's table and plots
     rows_for: Callable[[str], list[Row]]          # preset -> rows (resolutions depend on the preset)
     claims: tuple[Claim, ...]
-    notes: Callable[[str], str] = lambda preset: ""  # preset-specific notes for the report
+    notes: Callable[[str, str], str] = lambda preset, dataset: ""  # (preset, dataset) -> notes for the report
     default_seeds: dict = field(default_factory=lambda: {"smoke": 2, "quick": 3, "paper": 3})
     eval_n: dict = field(default_factory=lambda: {"smoke": 64, "quick": 1000, "paper": 30000})
     paper_metric: str = "is_mean"  # the paper's own metric: reported beside each claim's declared one, never instead

@@ -248,6 +248,9 @@ def test_shapes_gets_its_own_quick_rates_and_every_other_field_stays_the_presets
     assert build_config("sgan", "quick", {"dataset": "shapes"}).model.d_lr == 2e-4  # --set dataset=shapes
     assert build_config("sgan", "quick", {"model.lr": 5e-5}, dataset="shapes").model.lr == 5e-5
     assert build_config("sgan", "smoke", dataset="shapes").model.lr == build_config("sgan", "smoke").model.lr
+    # the report's notes give the rates of the dataset the table ran on
+    assert "G learns at 2e-4, D at 2e-4 and its Q heads at 2e-3" in TABLE.notes("quick", "shapes")
+    assert "G learns at 1e-4, D at 1e-3 and its Q heads at 1e-2" in TABLE.notes("quick", "mnist5k")
     row = {r.id: r for r in TABLE.rows_for("quick")}["sgan-no-ent"]
     cell = unit_config(row.unit, "quick", 3, "shapes", "cpu", tmp_path)
     assert (cell.model.d_lr, cell.model.ent_weight, cell.dataset) == (2e-4, 0.0, "shapes")

@@ -88,7 +88,7 @@ CLAIMS = (
 )
 
 
-def notes(preset: str) -> str:
+def notes(preset: str, dataset: str) -> str:
     S, T, J = _steps(preset)
     return ("The paper publishes no numbers, so there is no paper column. FID and KID use the dataset's shipped "
             "evaluation classifier (`results/classifiers/`); `normal_error_deg` is the mean angle between the "

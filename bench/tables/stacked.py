@@ -113,7 +113,7 @@ CLAIMS = (
 )
 
 
-def notes(preset: str) -> str:
+def notes(preset: str, dataset: str) -> str:
     m = build_config("stacked", preset).model
     r = _resolution(preset)
     return (f"The paper published no numbers (it judged by eye), so there is no paper column. Resolutions: the "

@@ -115,7 +115,7 @@ CLAIMS = (
 )
 
 
-def notes(preset: str) -> str:
+def notes(preset: str, dataset: str) -> str:
     lo, mid, hi = RESOLUTIONS[preset]
     text = (f"Resolutions: the paper's 64 / 128 / 256 are {lo} / {mid} / {hi} here (preset `{preset}`). "
             "IS and FID use the evaluation classifier shipped in `results/classifiers/` (trained on the "
