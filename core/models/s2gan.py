@@ -689,9 +689,11 @@ SPEC = ModelSpec(
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
         # 32 px on shapes, a quarter of the reference widths (n = 16), structure at 24² (the reference's
         # 72/128 ratio, rounded to a multiple of 8); joint rates lowered 10× (not the reference's 200×).
-        # TODO: size structure/style/joint steps by measured step time (one seed of the table in ≈ 45 min of
-        # one core); these are a starting guess
-        "quick": {"model": {"structure_steps": 1000, "style_steps": 1000, "joint_steps": 300,
+        # Steps sized by measurement so one seed of the table takes about 45 min of one core:
+        # `python -m bench.size --paper s2gan --preset quick` (one thread per core, both cores busy) gave 50.4 min
+        # of training at 1000/1000/300 (ms/step: structure 214-277, style 277-540, joint 417, DCGAN 170, FCN
+        # 177); three quarters of that, 37.8 min, plus about a minute of scoring per row (docs/s2gan.md)
+        "quick": {"model": {"structure_steps": 750, "style_steps": 750, "joint_steps": 225,
                             "adam_warmup": False, "margin_rule": False, "joint_lr_style": 2e-5,
                             "joint_lr_structure": 2e-6, "structure_size": 24, "structure_ngf": 16,
                             "structure_ndf": 16, "style_ngf": 16, "style_ndf": 16, **_QUICK_FCN},
@@ -748,7 +750,7 @@ FCN_SPEC = ModelSpec(
         "smoke": {"model": {"steps": 3, "fcn_width": 4, "fcn_out_stride": 1}, "dataset": "shapes",
                   "resolution": 16, "batch_size": 8, "dataset_size": 32, "log_every": 1,
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
-        "quick": {"model": {"steps": 500, **_QUICK_FCN},  # TODO: size by measurement with the s2gan quick preset
+        "quick": {"model": {"steps": 500, **_QUICK_FCN},  # measured: 177 ms/step, 1.5 min (bench.size)
                   "dataset": "shapes", "resolution": 32, "batch_size": 32, "log_every": 25,
                   "sample_every": 10 ** 9, "checkpoint_every": 500},
         # train_3dnormal_fcn_cls.lua: SGD 0.01, momentum 0.9, weight decay 5e-4, batch 10, epoch 80

@@ -440,12 +440,12 @@ SPEC = ModelSpec(
                   "dataset": "shapes", "resolution": 32, "batch_size": 8, "dataset_size": 32, "log_every": 1,
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
         # 32 → 64 on shapes (captions ignored), widths a quarter of the paper's (conv: an eighth).
-        # TODO: size stage1_steps/stage2_steps (and batch) by measured step time so that one seed of the whole
-        # 9-row table (3 single GANs, 3 Stage-I parents, 6 Stage-IIs) takes at most ~45 min of one core; this
-        # is a starting guess from a rough probe on a busy core (ms/step at batch 32, single 64 px / single
-        # 32 px / stacked / full: dense 34/8/28/40, conv 424/72/380/397, deep-conv 71/27/83/96), i.e. about
-        # 2.2·S seconds of training per seed at S = stage1_steps = stage2_steps, conv four fifths of it
-        "quick": {"model": {"stage1_steps": 1000, "stage2_steps": 1000, "z_dim": 100, "dense_g": (64, 128, 256),
+        # Steps sized by measurement so one seed of the 9-row table takes about 45 min of one core:
+        # `python -m bench.size --paper stacked --preset quick` (one thread per core, both cores busy) gave 57.8 min
+        # of training at 1000 + 1000 steps, the conv rows 4/5 of it (ms/step at batch 32, single 64 px / Stage-I
+        # 32 px / stacked / full: dense 37/26/85/90, conv 461/93/787/791, deep-conv 143/44/128/142); 600 + 600
+        # gives 34.7 min, plus about a minute of scoring per row (docs/stacked.md)
+        "quick": {"model": {"stage1_steps": 600, "stage2_steps": 600, "z_dim": 100, "dense_g": (64, 128, 256),
                             "dense_d": (64, 16), "conv_width": 32, "deepconv_widths": (64, 32, 16)},
                   "dataset": "shapes", "resolution": 64, "batch_size": 32, "log_every": 25,
                   "sample_every": 500, "checkpoint_every": 500},
