@@ -110,6 +110,17 @@ def run_jobs(args, argv: list[str], seeds: list[int], out: Path) -> None:
             print(f"warning: the process for seeds {group} exited with {code}; see {log.name}", file=sys.stderr)
 
 
+def other_settings(runs, args) -> str:
+    """A message naming the (dataset, preset) pairs of ``runs`` (a runs.csv frame) that differ from the
+    arguments', or "" when every cell was run as asked: cells of another dataset or preset must never be
+    resumed, reported or planned from as if they were these (the code fingerprint does not tell them apart)."""
+    if runs.empty:
+        return ""
+    known = runs.dropna(subset=["dataset", "preset"])  # a failed cell's row may not say
+    pairs = {(str(d), str(p)) for d, p in zip(known["dataset"], known["preset"])} - {(args.dataset, args.preset)}
+    return ", ".join(f"{d}/{p}" for d, p in sorted(pairs))
+
+
 def plan(table: Table, args, out: Path) -> int:
     """``--plan-from PILOT``: seeds per claim from the pilot's spread (PROTOCOL.md §4), into ``plan.csv``."""
     from bench.stats import confirmatory_seeds, fresh_seeds, plan_seeds, write_plan
@@ -117,6 +128,10 @@ def plan(table: Table, args, out: Path) -> int:
     pilot = read_runs(Path(args.plan_from))
     if pilot.empty:
         print(f"error: {args.plan_from} holds no cells to plan from", file=sys.stderr)
+        return 2
+    if other := other_settings(pilot, args):
+        print(f"error: {args.plan_from} holds cells of {other}, not {args.dataset}/{args.preset}: pass the "
+              f"pilot's --dataset and --preset", file=sys.stderr)
         return 2
     p = plan_seeds(table, pilot, cap=args.cap)
     path = write_plan(p, out / "plan.csv")
@@ -211,7 +226,12 @@ def main(argv=None) -> int:
         return 2
     n_seeds = args.seeds or table.default_seeds[args.preset]
     selected = [r for r in rows if not args.only or r.id in args.only]
-    done = finished_cells(read_runs(runs_csv), fingerprint)
+    existing = read_runs(runs_csv)
+    if other := other_settings(existing, args):
+        print(f"error: {runs_csv} holds cells of {other}, not {args.dataset}/{args.preset}; pass the same "
+              f"--dataset and --preset, or choose another --out", file=sys.stderr)
+        return 2
+    done = finished_cells(existing, fingerprint)
     seeds = [s for s in range(args.first_seed, args.first_seed + n_seeds) if not args.seed or s in args.seed]
     cells = [] if args.report_only else [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
     t0 = time.time()

@@ -39,7 +39,15 @@ def table_units(paper: str, preset: str) -> list:
 
 def measure(paper: str, preset: str, dataset: str | None = None, steps: int = 5, threads: int = 1) -> list[dict]:
     """One dict per (unit, phase): rows, model, phase, steps, ms_per_step, seconds."""
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    try:
+        return _measure(paper, preset, dataset, steps, threads)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _measure(paper: str, preset: str, dataset: str | None, steps: int, threads: int) -> list[dict]:
     table = get_table(paper)
     s = Settings(device="cpu", steps=steps, min_steps=steps, max_seconds=float("inf"), warmup=2)
     out = []

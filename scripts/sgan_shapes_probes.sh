@@ -33,8 +33,11 @@ lane() {
   done
 }
 lane 0 > "$R/lane0.log" 2>&1 &
+p0=$!
 lane 1 > "$R/lane1.log" 2>&1 &
-wait
+p1=$!
+wait "$p0" || { echo "lane 0 failed: see $R/lane0.log" >&2; exit 1; }
+wait "$p1" || { echo "lane 1 failed: see $R/lane1.log" >&2; exit 1; }
 $PY - "$R" <<'PY'
 import json, sys
 from pathlib import Path

@@ -131,7 +131,13 @@ def test_plan_from_a_pilot_writes_plan_csv_and_the_confirmatory_command(tmp_path
     assert plan["underpowered"].any() and not plan["underpowered"].all()
     printed = capsys.readouterr().out
     assert "--first-seed 3" in printed and "--dataset" not in printed
-    # on another dataset than the table's, the printed command keeps it (else it would train the default one)
+    # a pilot of another dataset is refused: its cells are not this dataset's
     assert ab.main(["--paper", "stackgan", "--dataset", "mnist5k", "--preset", "quick", "--plan-from", str(pilot),
-                    "--out", str(tmp_path)]) == 0
+                    "--out", str(tmp_path)]) == 2
+    assert "holds cells of shapes/quick, not mnist5k/quick" in capsys.readouterr().err
+    # on another dataset than the table's, the printed command keeps it (else it would train the default one)
+    other = pd.read_csv(pilot).assign(dataset="mnist5k")
+    other.to_csv(tmp_path / "pilot.csv", index=False)
+    assert ab.main(["--paper", "stackgan", "--dataset", "mnist5k", "--preset", "quick", "--plan-from",
+                    str(tmp_path / "pilot.csv"), "--out", str(tmp_path)]) == 0
     assert "--paper stackgan --dataset mnist5k --preset quick" in capsys.readouterr().out

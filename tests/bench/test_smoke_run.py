@@ -79,13 +79,18 @@ def test_report_only_fills_the_readme_block_named_after_the_default_folder(out, 
     of that name (e.g. sgan-shapes), leaving the paper's own block alone."""
     import shutil
 
-    shutil.copytree(out, tmp_path / "results" / "stackgan-mnist5k")
+    copy = tmp_path / "results" / "stackgan-mnist5k"
+    shutil.copytree(out, copy)
     readme = tmp_path / "README.md"
+    readme.write_text("")
+    monkeypatch.chdir(tmp_path)
+    args = ["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--dataset", "mnist5k", "--report-only",
+            "--no-progress"]
+    assert ab.main(args) == 2  # its cells are shapes cells: never reported as mnist5k ones
+    pd.read_csv(copy / "runs.csv").assign(dataset="mnist5k").to_csv(copy / "runs.csv", index=False)
     readme.write_text("a\n<!-- stackgan-results:start -->\nold\n<!-- stackgan-results:end -->\n"
                       "<!-- stackgan-mnist5k-results:start -->\n<!-- stackgan-mnist5k-results:end -->\nb\n")
-    monkeypatch.chdir(tmp_path)
-    assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--dataset", "mnist5k",
-                    "--report-only", "--no-progress"]) == 0
+    assert ab.main(args) == 0
     own, other = readme.read_text().split("<!-- stackgan-results:end -->")
     assert own.endswith("old\n")
     assert "results/stackgan-mnist5k/report.md" in other and "**Claims**" in other and other.endswith("b\n")
