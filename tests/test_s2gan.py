@@ -408,3 +408,20 @@ def test_generation_is_addressed_by_seed(runs):
     assert set(single) == {"image"} and single["image"].shape == (2, 3, 16, 16)
     with pytest.raises(ValueError, match="makes no images"):
         Pipeline.from_checkpoint(runs["fcn"])
+
+
+def test_the_paper_figures_are_drawn_from_a_checkpoint(runs, tmp_path, capsys):
+    """bench.s2gan_figures: three sheets of the documented grid sizes; a model without both noises is refused."""
+    from PIL import Image
+
+    from bench.s2gan_figures import K, main
+
+    assert main(["--checkpoint", str(runs["stack"]), "--out", str(tmp_path), "--rows", "3"]) == 0
+    cell, pad, text = 64, 4, 150  # 16 px models are drawn at 64 px
+    sizes = {name: Image.open(tmp_path / f"{name}.png").size for name in ("structures", "one_structure", "one_style")}
+    assert sizes["structures"] == (text + K * (cell + pad) + pad, 2 * (cell + pad) + pad)
+    assert sizes["one_structure"] == (text + (K + 1) * (cell + pad) + pad, 3 * (cell + pad) + pad)
+    assert sizes["one_style"] == (text + K * (cell + pad) + pad, 4 * (cell + pad) + pad)
+    assert "python -m bench.s2gan_figures --checkpoint" in (tmp_path / "README.md").read_text()
+    assert main(["--checkpoint", str(runs["style"]), "--out", str(tmp_path / "no")]) == 2
+    assert "not a full S²-GAN" in capsys.readouterr().err
