@@ -24,7 +24,7 @@ import torch
 from bench.cells import chain, get_table, unit_config
 from bench.perf import Job, Settings, our_train_step, time_calls
 from bench.report import md_table
-from core.models import get_model_spec
+from core.train import get_model_spec
 
 
 def table_units(paper: str, preset: str) -> list:
