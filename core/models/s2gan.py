@@ -321,6 +321,7 @@ class S2ganConfig:
     joint_steps: int = 1_500        # Structure-G → Style-G end to end (no FCN loss); 0: independent only
     # optimisation (Adam, β from the run config)
     lr: float = 2e-4                # every G and D in the independent phases (every train.lua: 2e-4)
+    structure_d_lr: float = 0.0     # the Structure-D's rate in the structure phase; 0: ``lr`` (the reference)
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
@@ -360,6 +361,8 @@ def _check(cfg: S2ganConfig, resolution: int | None = None) -> None:
                           "and joint_steps=0")
     if not (cfg.structure or cfg.style or cfg.single):
         raise ConfigError("S²-GAN needs structure=True and/or style=True")
+    if cfg.structure_d_lr < 0:
+        raise ConfigError(f"structure_d_lr must be >= 0 (0: lr), got {cfg.structure_d_lr}")
     if cfg.fcn_weight < 0 or cfg.joint_structure_scale < 0:
         raise ConfigError(f"fcn_weight and joint_structure_scale must be >= 0, got {cfg.fcn_weight}, "
                           f"{cfg.joint_structure_scale}")
@@ -381,9 +384,11 @@ def _check(cfg: S2ganConfig, resolution: int | None = None) -> None:
 def _canonical(cfg: S2ganConfig) -> S2ganConfig:
     """Fields a configuration does not use, reset (so equal runs compare equal)."""
     d = S2ganConfig()
+    if cfg.structure_d_lr == cfg.lr:
+        cfg = replace(cfg, structure_d_lr=d.structure_d_lr)
     if not cfg.structure:
         cfg = replace(cfg, structure_size=d.structure_size, structure_z_dim=d.structure_z_dim,
-                      structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf)
+                      structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr)
     if not (cfg.style or cfg.single):
         cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf)
     if not uses_fcn(cfg):
@@ -488,7 +493,7 @@ def _phases(run) -> list[Phase]:
     """``structure`` and ``style`` (or ``single``), each training one GAN, then ``joint``; one optimizer
     per network, so the margin rule can skip each one's update."""
     cfg: S2ganConfig = run.model
-    structure = {"d_structure": _adam(run, ("netD_structure",), cfg.lr),
+    structure = {"d_structure": _adam(run, ("netD_structure",), cfg.structure_d_lr or cfg.lr),
                  "g_structure": _adam(run, ("netG_structure",), cfg.lr)}
     style = {"d_style": _adam(run, ("netD_style",), cfg.lr), "g_style": _adam(run, ("netG_style",), cfg.lr)}
     phases = []
