@@ -425,3 +425,38 @@ def test_the_paper_figures_are_drawn_from_a_checkpoint(runs, tmp_path, capsys):
     assert "python -m bench.s2gan_figures --checkpoint" in (tmp_path / "README.md").read_text()
     assert main(["--checkpoint", str(runs["style"]), "--out", str(tmp_path / "no")]) == 2
     assert "not a full S²-GAN" in capsys.readouterr().err
+
+
+def test_structure_d_lr_sets_only_the_structure_ds_rate_and_only_in_the_structure_phase():
+    """quick's Structure-D trains faster than the rest (chosen on val: scripts/s2gan_structure_probes.sh); 0, or a
+    value equal to lr, is the reference (every network at lr), and both canonicalise alike."""
+    from core.models.s2gan import _phases
+    base = build_config("s2gan", "smoke", {"model.lr": 2e-4, "model.joint_steps": 2})
+    fast = build_config("s2gan", "smoke", {"model.lr": 2e-4, "model.structure_d_lr": 1e-3, "model.joint_steps": 2})
+
+    def rates(run):
+        return {(p.name, role): o.lr for p in _phases(run) for role, o in p.optimize.items()}
+
+    a, b = rates(base), rates(fast)
+    assert {k for k in a if a[k] != b[k]} == {("structure", "d_structure")}
+    assert b[("structure", "d_structure")] == 1e-3 and a[("structure", "d_structure")] == 2e-4
+    from core.models.s2gan import _canonical
+    assert _canonical(S2ganConfig(lr=2e-4, structure_d_lr=2e-4)) == _canonical(S2ganConfig(lr=2e-4))
+    assert _canonical(S2ganConfig(lr=2e-4, structure_d_lr=1e-3)) != _canonical(S2ganConfig(lr=2e-4))
+    with pytest.raises(ConfigError, match="structure_d_lr"):
+        S2GAN(dataclasses.replace(base.model, structure_d_lr=-1.0), SMOKE)
+
+
+def test_a_centered_structure_d_sees_the_viewer_facing_normal_as_zero():
+    from core.models.s2gan import StructureDiscriminator, _canonical
+    torch.manual_seed(0)
+    plain, centered = StructureDiscriminator(4, 8).eval(), StructureDiscriminator(4, 8, center=True).eval()
+    centered.load_state_dict(plain.state_dict())
+    n = unit_normals(3, 8)
+    assert torch.allclose(centered(n), plain(n - torch.tensor([0.0, 0.0, 1.0])[:, None, None]))
+    assert not torch.allclose(centered(n), plain(n))
+    m = S2GAN(dataclasses.replace(build_config("s2gan", "smoke").model, structure_d_center=True), SMOKE)
+    assert m.netD_structure.center and not S2GAN(build_config("s2gan", "smoke").model, SMOKE).netD_structure.center
+    # a run without a Structure-GAN does not use the switch: it canonicalises away
+    style_only = S2ganConfig(structure=False, structure_steps=0, joint_steps=0)
+    assert _canonical(dataclasses.replace(style_only, structure_d_center=True)) == _canonical(style_only)

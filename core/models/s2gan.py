@@ -169,9 +169,10 @@ class StructureDiscriminator(nn.Module):
     """Structure-D (no BN): conv5 s2 n → conv5 2n → conv3 s2 4n (+SpatialDropout 0.2) → conv3 s2 8n
     (+SpatialDropout 0.2) → conv3 2n @ (size/8)² → dropout 0.5 → linear → logit. LeakyReLU 0.2."""
 
-    def __init__(self, ndf: int, size: int):
+    def __init__(self, ndf: int, size: int, center: bool = False):
         super().__init__()
         n, side = ndf, size // 8
+        self.center = center  # see forward
         act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
         self.net = nn.Sequential(
             _conv(3, n, 5, 2), act(),                             # [B, n, size/2]
@@ -183,7 +184,11 @@ class StructureDiscriminator(nn.Module):
         init_weights(self)
 
     def forward(self, normals: torch.Tensor) -> torch.Tensor:
-        """normals ``[B, 3, size, size]`` → logits ``[B]``."""
+        """normals ``[B, 3, size, size]`` → logits ``[B]``. With ``center``, D sees ``n − (0, 0, 1)``: the
+        normal facing the viewer becomes 0. Most pixels of a ``shapes`` map face the viewer, and that
+        constant (1 on every z) otherwise swamps the few tilted ones at D's bias-free start (docs/s2gan.md)."""
+        if self.center:
+            normals = normals - normals.new_tensor([0.0, 0.0, 1.0])[:, None, None]
         return self.net(normals).flatten()
 
 
@@ -322,6 +327,7 @@ class S2ganConfig:
     # optimisation (Adam, β from the run config)
     lr: float = 2e-4                # every G and D in the independent phases (every train.lua: 2e-4)
     structure_d_lr: float = 0.0     # the Structure-D's rate in the structure phase; 0: ``lr`` (the reference)
+    structure_d_center: bool = False  # the Structure-D sees n − (0, 0, 1) (StructureDiscriminator); False: the reference
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
@@ -388,7 +394,8 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
         cfg = replace(cfg, structure_d_lr=d.structure_d_lr)
     if not cfg.structure:
         cfg = replace(cfg, structure_size=d.structure_size, structure_z_dim=d.structure_z_dim,
-                      structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr)
+                      structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr,
+                      structure_d_center=d.structure_d_center)
     if not (cfg.style or cfg.single):
         cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf)
     if not uses_fcn(cfg):
@@ -415,7 +422,7 @@ class S2GAN(nn.Module):
         self.structure_size = cfg.structure_size or info.resolution
         if cfg.structure:
             self.netG_structure = StructureGenerator(cfg.structure_z_dim, cfg.structure_ngf, self.structure_size)
-            self.netD_structure = StructureDiscriminator(cfg.structure_ndf, self.structure_size)
+            self.netD_structure = StructureDiscriminator(cfg.structure_ndf, self.structure_size, cfg.structure_d_center)
         if cfg.style or cfg.single:
             self.netG_style = StyleGenerator(cfg.style_z_dim, cfg.style_ngf, info.resolution, info.channels,
                                              normals=not cfg.single)
