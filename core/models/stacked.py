@@ -99,7 +99,8 @@ class StackedConfig:
     z_dim: int = 100
     dense_g: tuple[int, ...] = (256, 512, 1024)   # dense G hidden layers
     dense_d: tuple[int, ...] = (256, 64)          # dense D hidden layers
-    dense_dropout: float = 0.3                    # TODO: decide on the val split (the paper: "dropout", no rate)
+    dense_dropout: float = 0.1                    # the paper: "dropout", no rate; chosen on val at quick
+                                                  # (scripts/stacked_dropout_probes.sh, docs/stacked.md)
     conv_width: int = 256                         # filters of every 3×3 conv (G and D)
     conv_layers: int = 5                          # 3×3 convs in G's body and in D
     deepconv_widths: tuple[int, ...] = (256, 128, 64)  # transposed convs before the 3-filter one; D mirrors them
