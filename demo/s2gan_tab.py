@@ -8,10 +8,12 @@ or ``ctx.checkpoints["s2gan"]``): ``s2gan-shapes``, a full S²-GAN (Structure-GA
 joint phase), as ``scripts/ship_s2gan.sh`` writes it. With none, the tab says which command makes one.
 
 The stack's pipeline takes no condition (it draws its own normals from ``z_structure``). To render a given
-normal map the tab builds a second pipeline around the *same* Style-G (:func:`renderer`): the configuration
-of the Style-GAN alone, whose condition is a structure map. Both go through one :class:`S2Batcher` (one
-worker thread for the shared weights), so visitors who click at the same moment share forward passes and
-each gets the images it would have got alone."""
+normal map the tab uses the rendering engine: ``s2gan-shapes-style`` beside it when there is one (a Style-GAN
+trained alone on real normals with the FCN constraint, the paper's rendering engine before any joint
+training), else a second pipeline around the stack's *own* Style-G (:func:`renderer`): the configuration of the
+Style-GAN alone, whose condition is a structure map. Both go through one :class:`S2Batcher` (one worker thread
+for the shared weights), so visitors who click at the same moment share forward passes and each gets the images
+it would have got alone."""
 from __future__ import annotations
 
 import dataclasses
@@ -34,6 +36,7 @@ log = logging.getLogger("demo")
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "results" / "checkpoints"  # read at build time
 NAME = "s2gan-shapes"  # the shipped model's folder under the root
+STYLE_NAME = "s2gan-shapes-style"  # the rendering engine's folder, if one is shipped (else the stack's Style-G)
 N = 8  # images per strip
 DISPLAY = 96  # about this many pixels per image side (enlarged by whole pixels)
 SEED_MAX = SEED_LIMIT - 1
@@ -66,6 +69,14 @@ ground here, is lavender; a slope facing right is pinker, one facing left bluer,
 and one facing up more violet. In `shapes` the objects are raised reliefs with flat tops and bevelled edges, so a
 map is lavender with a coloured rim that traces the object's outline."""
 
+# What the shipped quick models can and cannot do (measured: docs/s2gan.md, the Results tab).
+QUALITY = """**How good are these models?** Not good: they are the small `quick` models (32 px, under 30 minutes of
+one CPU core). At this budget the Structure-GAN has collapsed: every seed draws nearly the same faint map, so the
+first two parts show one image again and again. The Style-GANs barely use their style noise either, so a
+re-rolled style looks like the last. The rendering engine does follow the geometry it is given: the last part
+is the one to try. docs/s2gan.md says what was
+tried on the validation split to stop the collapse."""
+
 SAMPLES = """### Structures and their renderings
 Top row: structures drawn by the Structure-GAN. Bottom row: the Style-GAN's rendering of each one. Column i
 uses seed + i for both noises, so the same seed always gives the same pair."""
@@ -76,10 +87,11 @@ geometry stays; colour, texture and light change. **New structure** draws the ne
 style** draws the next eight style seeds."""
 
 REAL = f"""### A real structure, rendered (the paper's "rendering engine")
-The Style-GAN does not need the Structure-GAN: give it any normal map and it renders one. Here it renders the
-normal map of a real `shapes` image (one of {POOL} test images, which no model trained on), with eight style
-noises. Left: the real image and its normal map; right: the Style-GAN's renderings of that normal map. The
-real image's colour and light are its own style, which the renderings do not see."""
+The Style-GAN does not need the Structure-GAN: give it any normal map and it renders one. Here the rendering
+engine named above renders the normal map of a real `shapes` image (one of {POOL} test images, which no model
+trained on), with eight style noises. Left: the real image and its normal map; right: the Style-GAN's
+renderings of that normal map. The real image's colour and light are its own style, which the renderings do
+not see."""
 
 
 @dataclass
@@ -153,13 +165,22 @@ def _load(path: Path) -> Pipeline:
     return pipe
 
 
+def _load_renderer(path: Path, stack: Pipeline) -> Pipeline:
+    """A Style-GAN trained alone (condition: a structure map; noise: z_style of the stack's size)."""
+    pipe = Pipeline.from_checkpoint(path)
+    if (pipe.cfg.model_name != "s2gan" or pipe.conditions != ("structure",) or pipe.noise_names != ("z_style",)
+            or pipe.cfg.model.style_z_dim != stack.cfg.model.style_z_dim or pipe.resolution != stack.resolution):
+        raise ValueError(f"{path} is not a Style-GAN alone of the stack's resolution and z_style size")
+    return pipe
+
+
 class S2GANDemo:
     """The model found under ``root`` (loaded once, at start-up), the real normal maps it renders, and the
     tab's actions.
 
     Args:
-        root: folder holding ``s2gan-shapes`` (a checkpoint or run directory); default:
-            ``$S2GAN_DEMO_CHECKPOINTS``, else :data:`DEFAULT_ROOT`.
+        root: folder holding ``s2gan-shapes`` (a checkpoint or run directory) and, optionally, the rendering
+            engine ``s2gan-shapes-style``; default: ``$S2GAN_DEMO_CHECKPOINTS``, else :data:`DEFAULT_ROOT`.
     """
 
     def __init__(self, root: str | Path | None = None):
@@ -168,12 +189,19 @@ class S2GANDemo:
         self.pool = None  # the shapes test split at the model's resolution (POOL images)
         self.error: str | None = MISSING  # why the tab makes no images (None: it does)
         self.problems: list[str] = []  # one line per part that does not work while the rest does
+        self.render_name: str | None = None  # the rendering engine's folder (None: the stack's own Style-G)
         path = root / NAME
         if not path.exists():
             return
         try:
             stack = _load(path)
-            self.batcher = S2Batcher(stack, renderer(stack))
+            render = renderer(stack)
+            if (root / STYLE_NAME).exists():
+                try:
+                    render, self.render_name = _load_renderer(root / STYLE_NAME, stack), STYLE_NAME
+                except Exception:  # the stack's own Style-G still renders
+                    log.exception("S²-GAN rendering engine %s could not be loaded", root / STYLE_NAME)
+            self.batcher = S2Batcher(stack, render)
         except Exception:  # the app must still start: the other tabs work without it
             log.exception("S²-GAN checkpoint %s could not be loaded", path)
             self.error = NOT_LOADED
@@ -310,9 +338,12 @@ class S2GANDemo:
         c = self.stack.cfg
         m = c.model
         size = m.structure_size or c.resolution
+        engine = (f"The rendering engine (last part) is `{self.render_name}`, a Style-GAN trained alone on real "
+                  f"normals with the FCN constraint ({self.batcher.render.cfg.model.style_steps:,} steps)"
+                  if self.render_name else "The rendering engine (last part) is the stack's own Style-GAN")
         return (f"Model here: `{NAME}` ({c.resolution}×{c.resolution} images from {size}×{size} structures, "
                 f"{c.preset} preset: {m.structure_steps:,} Structure-GAN, {m.style_steps:,} Style-GAN and "
-                f"{m.joint_steps:,} joint steps). The images are enlarged by whole pixels.")
+                f"{m.joint_steps:,} joint steps). {engine}. The images are enlarged by whole pixels.")
 
 
 def _section(text: str, boxes: tuple[dict, dict], buttons: tuple[tuple[str, str], ...], actions: tuple, value: str,
@@ -345,7 +376,7 @@ def build(ctx: Context) -> None:
     events = dict(concurrency_limit=ctx.max_visitors, concurrency_id="s2gan")
 
     with gr.Tab("S²-GAN"):
-        gr.Markdown(INTRO + ("\n\n" + model.describe() if on else ""))
+        gr.Markdown(INTRO + ("\n\n" + model.describe() + "\n\n" + QUALITY if on else ""))
         if model.error or model.problems:
             gr.Markdown("\n\n".join(f"⚠️ {m}" for m in [model.error, *model.problems] if m), elem_id="s2gan-notice")
 

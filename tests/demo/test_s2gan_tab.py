@@ -24,8 +24,8 @@ from core.pipeline import Pipeline  # noqa: E402
 from core.train import train  # noqa: E402
 from demo import s2gan_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
-from demo.s2gan_tab import (MISSING, N, NAME, NO_POOL, NOT_LOADED, POOL, S2GANDemo, S2Job, renderer,  # noqa: E402
-                            style_noise)
+from demo.s2gan_tab import (MISSING, N, NAME, NO_POOL, NOT_LOADED, POOL, STYLE_NAME, S2GANDemo, S2Job,  # noqa: E402
+                            renderer, style_noise)
 from demo.serving import to_png_array  # noqa: E402
 from demo.tabs import Context  # noqa: E402
 from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
@@ -83,6 +83,35 @@ def test_finds_the_model_and_its_renderer(demo, pipe):
     assert not hasattr(render.model, "netG_structure") and not hasattr(render.model, "netF")
     assert len(demo.pool) == POOL and demo.pool.resolution == pipe.resolution
     assert demo.scale == 6  # 16 px → 96
+
+
+def test_a_shipped_rendering_engine_renders_the_real_structures_instead_of_the_stacks_style_g(root, pipe, real,
+                                                                                             tmp_path, gallery):
+    """With ``s2gan-shapes-style`` beside the stack, the last part renders with that Style-GAN (same style noise);
+    the first two parts are the stack's as before; one that does not fit is logged and the stack's Style-G used."""
+    (tmp_path / NAME).symlink_to(root / NAME)
+    fcn = root / "fcn"
+    style = train(build_config("s2gan", "smoke", {"frozen": [f"netF={fcn}:netF"], "model.structure": False,
+                                                  "model.structure_steps": 0, "model.joint_steps": 0,
+                                                  "model.style_steps": 30}), tmp_path / STYLE_NAME, progress=False)
+    two = S2GANDemo(tmp_path)
+    assert two.error is None and two.render_name == STYLE_NAME and STYLE_NAME in two.describe()
+    engine = Pipeline.from_checkpoint(style)
+    item = real.item(7, keys=("normals",))["normals"]
+    want = engine.generate(structure=item[None].expand(N, -1, -1, -1), noise=style_noise(pipe, list(range(3, 11))))
+    assert same(gallery(two.real(7, 3))[2:], pngs(want["image"], 6))
+    stacks = renderer(pipe).generate(structure=item[None].expand(N, -1, -1, -1),
+                                     noise=style_noise(pipe, list(range(3, 11))))["image"]
+    assert (want["image"] - stacks).abs().max() > 1e-3  # another network than the stack's Style-G
+    assert two.samples(5) == S2GANDemo(root).samples(5)  # the stack's own parts are unchanged
+    # a rendering engine that is not a Style-GAN alone (here: a full stack) is refused; the stack's Style-G renders
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / NAME).symlink_to(root / NAME)
+    (bad / STYLE_NAME).symlink_to(root / NAME)
+    fallback = S2GANDemo(bad)
+    assert fallback.error is None and fallback.render_name is None and "stack's own Style-GAN" in fallback.describe()
+    assert fallback.real(7, 3) == S2GANDemo(root).real(7, 3)
 
 
 def test_the_renderer_renders_the_stacks_own_structures_as_the_stack_does(pipe):
@@ -322,9 +351,11 @@ def test_the_ship_script_at_smoke_gives_a_model_the_tab_serves(tmp_path, gallery
            "PRESET": "smoke"}
     done = subprocess.run(["bash", str(SCRIPT)], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert sorted(p.name for p in (tmp_path / "ship" / NAME).iterdir()) == ["config.json", "model.safetensors"]
+    for name in (NAME, STYLE_NAME):
+        assert sorted(p.name for p in (tmp_path / "ship" / name).iterdir()) == ["config.json", "model.safetensors"]
     shipped = S2GANDemo(tmp_path / "ship")
     assert shipped.error is None and shipped.stack.cfg.model.joint_steps == 2  # after the joint phase
+    assert shipped.render_name == STYLE_NAME and shipped.batcher.render.conditions == ("structure",)
     assert len(gallery(shipped.samples(0))) == 16
 
 
@@ -334,8 +365,10 @@ SHIPPED = REPO / "results" / "checkpoints"
 @pytest.mark.skipif(not (SHIPPED / NAME).exists(), reason="no S²-GAN shipped yet (scripts/ship_s2gan.sh)")
 def test_the_shipped_model_generates_by_seed(gallery):
     shipped = S2GANDemo(SHIPPED)
-    assert shipped.error is None and shipped.problems == []
+    assert shipped.error is None and shipped.problems == [] and shipped.render_name == STYLE_NAME
     assert shipped.stack.cfg.model.joint_steps > 0 and shipped.stack.cfg.dataset == "shapes"
     assert shipped.samples(5) == shipped.samples(5) and len(gallery(shipped.samples(5))) == 16
     a = shipped.generate([1, 2], [3, 4])
     torch.testing.assert_close(shipped.generate([2], [4])["image"], a["image"][1:], rtol=0, atol=1e-4)
+    assert (a["normals"].norm(dim=1) - 1).abs().max() < 1e-4  # unit normals, as the Structure-G makes them
+    assert a["image"].shape == (2, 3, 32, 32) and a["normals"].shape == (2, 3, 32, 32)
