@@ -261,9 +261,9 @@ class S2GANDemo:
         caps = [f"seed {s}" for s in seeds]
         return (gallery_html("Structures (normal maps)", self._figures(
                     out["normals"], caps, [f"s2gan_structure_seed-{s}.png" for s in seeds]), columns=N,
-                    alt="S²-GAN structure,")
+                    css_class="phone4", alt="S²-GAN structure,")
                 + gallery_html("Their renderings", self._figures(
-                    out["image"], caps, [f"s2gan_image_seed-{s}.png" for s in seeds]), columns=N,
+                    out["image"], caps, [f"s2gan_image_seed-{s}.png" for s in seeds]), columns=N, css_class="phone4",
                     alt="S²-GAN rendering,"))
 
     def restyle(self, structure, style) -> str:
@@ -275,10 +275,10 @@ class S2GANDemo:
         out = self.generate([structure] * N, styles)
         return (gallery_html(f"Structure seed {structure}", self._figures(
                     out["normals"][:1], [f"structure seed {structure}"],
-                    [f"s2gan_structure_seed-{structure}.png"]), columns=N, alt="S²-GAN structure,")
+                    [f"s2gan_structure_seed-{structure}.png"]), columns=N, css_class="phone4", alt="S²-GAN structure,")
                 + gallery_html("Rendered with eight style noises", self._figures(
                     out["image"], [f"style seed {s}" for s in styles],
-                    [f"s2gan_structure-{structure}_style-{s}.png" for s in styles]), columns=N,
+                    [f"s2gan_structure-{structure}_style-{s}.png" for s in styles]), columns=N, css_class="phone4",
                     alt=f"S²-GAN rendering of structure {structure},"))
 
     def new_structure(self, structure, style) -> tuple[int, str]:
@@ -303,10 +303,10 @@ class S2GANDemo:
         stem = f"shapes_test-{index}"
         return (gallery_html(f"Real test image {index}: {shape}", self._figures(
                     torch.stack([item["image"], item["normals"]]), ["the image", "its normal map"],
-                    [f"{stem}.png", f"{stem}_normals.png"]), columns=N, alt=f"Real {shape},")
+                    [f"{stem}.png", f"{stem}_normals.png"]), columns=N, css_class="phone4", alt=f"Real {shape},")
                 + gallery_html("Its normal map, rendered by the Style-GAN", self._figures(
                     out["image"], [f"style seed {s}" for s in styles],
-                    [f"s2gan_{stem}_style-{s}.png" for s in styles]), columns=N,
+                    [f"s2gan_{stem}_style-{s}.png" for s in styles]), columns=N, css_class="phone4",
                     alt=f"S²-GAN rendering of a real {shape},"))
 
     def next_real(self, index, style) -> tuple[int, str]:

@@ -178,3 +178,38 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
         browser.save_screenshot(str(tmp_path / "phone.png"))
     finally:
         app.close()
+
+
+def test_browser_s2gan_tab_on_a_phone(browser, free_port, tmp_path):
+    """The S²-GAN tab with the shipped models, at 390 px: its three strips show before any click, every image
+    loaded and within the screen; "Next image" then renders the next real structure."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app = build_app()
+    _, url, _ = launch(app, port=free_port(), block=False)
+    try:
+        _viewport(browser, *PHONE)
+        browser.get(url)
+        wait = WebDriverWait(browser, 60)
+        wait.until(lambda d: any(b.text.strip() == "S²-GAN" for b in d.find_elements(By.CSS_SELECTOR,
+                                                                                   "button[role=tab]")))
+        _tab(browser, "S²-GAN").click()
+        strips = ("#s2gan-grid", "#s2gan-restyle-strip", "#s2gan-real-strip")
+        wait.until(lambda d: all(len(_names(d, s)) >= 8 for s in strips))
+        for s in strips:
+            for i in _images(browser, s):
+                assert i["loaded"] and i["onTop"], (s, i)
+                assert 0 <= i["left"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
+        assert _names(browser, "#s2gan-real-strip")[0] == "shapes_test-0.png"
+        assert "How good are these models?" in browser.find_element(By.TAG_NAME, "body").text
+        button = browser.find_element(By.CSS_SELECTOR, "#s2gan-next-real")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+        wait.until(lambda d: (_names(d, "#s2gan-real-strip") or [""])[0] == "shapes_test-1.png")
+        width = browser.execute_script("return [document.documentElement.scrollWidth, "
+                                       "document.documentElement.clientWidth]")
+        assert width[0] <= width[1]  # nothing wider than the phone
+        browser.save_screenshot(str(tmp_path / "s2gan-phone.png"))
+    finally:
+        app.close()
