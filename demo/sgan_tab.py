@@ -173,7 +173,7 @@ class SGANDemo:
         stem = f"sgan_{dataset}_{slug(name, 20)}"
         return gallery_html(f"{N} samples of {name}", self._figures(
             m, out, [f"seed {s}" for s in seeds], [f"{stem}_seed-{s}.png" for s in seeds]), columns=N,
-            alt=f"SGAN {name},")
+            css_class="phone4", alt=f"SGAN {name},")
 
     def rows(self, dataset, seed) -> str:
         """→ gallery (HTML): one row per class, :data:`N` columns; column ``j`` uses seed ``seed + j`` in
@@ -208,7 +208,7 @@ class SGANDemo:
             stem = f"sgan_{dataset}{NOENT if noent else ''}_{slug(name, 20)}_z1-{z1}"
             strips.append(gallery_html(f"{title}: {name}, z1 seed {z1}", self._figures(
                 m, out, [f"z0 seed {s}" for s in z0s], [f"{stem}_z0-{s}.png" for s in z0s]), columns=N,
-                alt=f"{title}, {name},"))
+                css_class="phone4", alt=f"{title}, {name},"))
         note = ("How much the eight images of a row differ (mean absolute difference from their average, in "
                 "grey levels of 255): " + "; ".join(spread) + ".")
         return strips[0], strips[1], note

@@ -180,9 +180,10 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
         app.close()
 
 
-def test_browser_s2gan_tab_on_a_phone(browser, free_port, tmp_path):
+def test_browser_s2gan_and_sgan_tabs_on_a_phone(browser, free_port, tmp_path):
     """The S²-GAN tab with the shipped models, at 390 px: its three strips show before any click, every image
-    loaded and within the screen; "Next image" then renders the next real structure."""
+    loaded, at least 64 px wide and within the screen; "Next image" then renders the next real structure. The
+    SGAN tab's eight-image strips, the same."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -211,5 +212,12 @@ def test_browser_s2gan_tab_on_a_phone(browser, free_port, tmp_path):
                                        "document.documentElement.clientWidth]")
         assert width[0] <= width[1]  # nothing wider than the phone
         browser.save_screenshot(str(tmp_path / "s2gan-phone.png"))
+
+        # The SGAN tab's eight-image strips (first view: the first dataset's first class) are readable there too.
+        _tab(browser, "SGAN").click()
+        for s in ("#sgan-grid", "#sgan-full-strip", "#sgan-noent-strip"):
+            wait.until(lambda d, s=s: len(_names(d, s)) == 8)
+            for i in _images(browser, s):
+                assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
     finally:
         app.close()
