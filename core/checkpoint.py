@@ -6,6 +6,11 @@
 - ``training_state.pt`` (training checkpoints only): optimizer and RNG states, saved with
   ``torch.save`` and read back with ``weights_only=True`` (no pickled code is ever executed).
 
+An *inference export* (:func:`export_for_inference`, ``python -m core.checkpoint export``) keeps only the
+sub-networks that generate (e.g. the generators, not the discriminators), optionally in float16, and names them in
+the safetensors metadata. A pipeline loads it (the other sub-networks keep their initial weights and are never
+used to generate); training refuses it.
+
 Each checkpoint is written into a temporary directory and renamed into place, so a crash
 never leaves a half-written checkpoint under a final name.
 """
@@ -15,10 +20,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -73,12 +80,60 @@ def read_meta(path: Path) -> dict:
     return json.loads(f.read_text())
 
 
-def load_weights(path: Path, model: nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` (strict)."""
+EXPORT_KEY = "inference_modules"  # safetensors metadata of an inference export: the sub-networks it keeps
+
+
+def exported_modules(path: Path) -> list[str] | None:
+    """The sub-networks an inference export keeps, or None for a full checkpoint."""
+    with safe_open(str(Path(path) / MODEL_FILE), "pt") as f:
+        kept = (f.metadata() or {}).get(EXPORT_KEY)
+    return kept.split(",") if kept else None
+
+
+def load_weights(path: Path, model: nn.Module, inference: bool = False) -> None:
+    """Load ``model.safetensors`` into ``model`` (strict). An inference export loads only with ``inference``
+    (a pipeline): each kept sub-network strictly, cast to the model's dtype; the rest keep their weights.
+
+    Raises:
+        ValueError: an inference export loaded for training.
+    """
     f = Path(path) / MODEL_FILE
     if not f.is_file():
         raise FileNotFoundError(f"{f} is missing: the checkpoint is incomplete")
-    model.load_state_dict(load_file(str(f)), strict=True)
+    kept = exported_modules(path)
+    if kept is None:
+        model.load_state_dict(load_file(str(f)), strict=True)
+        return
+    if not inference:
+        raise ValueError(f"{path} is an inference export (it keeps only {', '.join(kept)}): it generates, but cannot "
+                         "train, resume or initialise a run; use the run's own checkpoint")
+    state = load_file(str(f))
+    for name in kept:
+        getattr(model, name).load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                              if k.startswith(name + ".")}, strict=True)
+
+
+def export_for_inference(src: str | Path, dst: str | Path, modules: list[str], half: bool = False) -> Path:
+    """Write an inference export of the checkpoint (or run) ``src`` to ``dst``: the weights of sub-networks
+    ``modules`` only (float16 with ``half``: floating tensors only), and the same ``config.json``.
+
+    Raises:
+        ValueError: a named sub-network is not in the checkpoint.
+    """
+    ckpt = find_checkpoint(Path(src))
+    state = load_file(str(ckpt / MODEL_FILE))
+    have = sorted({k.split(".", 1)[0] for k in state})
+    missing = [m for m in modules if m not in have]
+    if missing or not modules:
+        raise ValueError(f"{ckpt} has no sub-network {missing or modules}; it has {have}")
+    kept = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in state.items()
+            if k.split(".", 1)[0] in modules}
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    save_file(kept, str(dst / MODEL_FILE), metadata={EXPORT_KEY: ",".join(modules),
+                                                     "dtype": "float16" if half else "float32"})
+    shutil.copyfile(ckpt / CONFIG_FILE, dst / CONFIG_FILE)
+    return dst
 
 
 def load_training_state(path: Path) -> dict:
@@ -152,3 +207,27 @@ def load_submodule(model: nn.Module, name: str, checkpoint: str | Path, source: 
         raise ValueError(f"{source!r} of {ckpt} does not fit this model's {name!r} (built with another "
                          f"architecture or size): {str(e).splitlines()[0]}") from e
     return ckpt
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m core.checkpoint", description="Checkpoint tools.")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="an inference export: only the sub-networks that generate, optionally float16")
+    e.add_argument("src", help="a checkpoint or run directory")
+    e.add_argument("dst", help="the export's directory")
+    e.add_argument("--modules", required=True, help="comma-separated sub-networks to keep, e.g. netG1,netG2")
+    e.add_argument("--half", action="store_true", help="store floating tensors as float16 (half the size)")
+    a = p.parse_args(argv)
+    try:
+        out = export_for_inference(a.src, a.dst, [m.strip() for m in a.modules.split(",") if m.strip()], a.half)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({(out / MODEL_FILE).stat().st_size / 2 ** 20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -55,7 +55,7 @@ class Pipeline:
             raise ValueError(f"{ckpt} is a {cfg.model_name} checkpoint, which makes no images (a pretrained "
                              "component of another model); a Pipeline needs a generator's checkpoint")
         model = spec.build(cfg.model, info)
-        load_weights(ckpt, model)
+        load_weights(ckpt, model, inference=True)
         return cls(model.to(device), cfg, info, meta, device)
 
     @property
