@@ -83,9 +83,19 @@ def _generate(driver, wait, caption, samples=None):
 
 
 def _tab(driver, title):
+    """The tab button called ``title``; on a narrow screen Gradio puts the tabs that do not fit under a
+    "More tabs" button, which a visitor opens first, and so does this."""
     from selenium.webdriver.common.by import By
 
-    return next(b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if b.text.strip() == title)
+    def shown(selector):
+        return next((b for b in driver.find_elements(By.CSS_SELECTOR, selector)
+                     if b.is_displayed() and b.text.strip() == title), None)
+
+    button = shown("button[role=tab]")
+    if button is None:
+        driver.find_element(By.CSS_SELECTOR, "button[aria-label='More tabs']").click()
+        button = shown("button")  # the menu's entries are plain buttons
+    return button
 
 
 def _names(driver, gallery):
@@ -180,10 +190,10 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
         app.close()
 
 
-def test_browser_s2gan_and_sgan_tabs_on_a_phone(browser, free_port, tmp_path):
+def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
     """The S²-GAN tab with the shipped models, at 390 px: its three strips show before any click, every image
     loaded, at least 64 px wide and within the screen; "Next image" then renders the next real structure. The
-    SGAN tab's eight-image strips, the same."""
+    SGAN tab's eight-image strips and the stacked study's galleries, the same."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -217,6 +227,14 @@ def test_browser_s2gan_and_sgan_tabs_on_a_phone(browser, free_port, tmp_path):
         _tab(browser, "SGAN").click()
         for s in ("#sgan-grid", "#sgan-full-strip", "#sgan-noent-strip"):
             wait.until(lambda d, s=s: len(_names(d, s)) == 8)
+            for i in _images(browser, s):
+                assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
+
+        # The stacked study's tab: the first model (dense, single: no Stage-I) and the comparison of its three
+        # modes (single 8 images; each stack 8 Stage-I + 8 Stage-II).
+        _tab(browser, "Stacked vs single").click()
+        for s, n in (("#stacked-final", 8), ("#stacked-compare", 40)):
+            wait.until(lambda d, s=s, n=n: len(_names(d, s)) == n)
             for i in _images(browser, s):
                 assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
     finally:
