@@ -109,8 +109,17 @@ def load_weights(path: Path, model: nn.Module, inference: bool = False) -> None:
                          "train, resume or initialise a run; use the run's own checkpoint")
     state = load_file(str(f))
     for name in kept:
-        getattr(model, name).load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
-                                              if k.startswith(name + ".")}, strict=True)
+        getattr(model, name).load_state_dict(_part(state, name), strict=True)
+
+
+def _part(state: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """Sub-network ``name``'s entries of a whole model's state dict, under its own keys."""
+    return {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+
+
+def _names(state: dict[str, torch.Tensor]) -> list[str]:
+    """The sub-networks a whole model's state dict holds."""
+    return sorted({k.split(".", 1)[0] for k in state})
 
 
 def export_for_inference(src: str | Path, dst: str | Path, modules: list[str], half: bool = False) -> Path:
@@ -122,7 +131,7 @@ def export_for_inference(src: str | Path, dst: str | Path, modules: list[str], h
     """
     ckpt = find_checkpoint(Path(src))
     state = load_file(str(ckpt / MODEL_FILE))
-    have = sorted({k.split(".", 1)[0] for k in state})
+    have = _names(state)
     missing = [m for m in modules if m not in have]
     if missing or not modules:
         raise ValueError(f"{ckpt} has no sub-network {missing or modules}; it has {have}")
@@ -197,10 +206,9 @@ def load_submodule(model: nn.Module, name: str, checkpoint: str | Path, source: 
         children = [n for n, _ in model.named_children()]
         raise ValueError(f"the model has no sub-network {name!r} to load into; it has {children}")
     state = load_file(str(ckpt / MODEL_FILE))
-    part = {k[len(source) + 1:]: v for k, v in state.items() if k.startswith(source + ".")}
+    part = _part(state, source)
     if not part:
-        found = sorted({k.split(".", 1)[0] for k in state})
-        raise ValueError(f"checkpoint {ckpt} has no sub-network {source!r}; it has {found}")
+        raise ValueError(f"checkpoint {ckpt} has no sub-network {source!r}; it has {_names(state)}")
     try:
         getattr(model, name).load_state_dict(part, strict=True)
     except RuntimeError as e:

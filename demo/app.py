@@ -35,7 +35,7 @@ CSS = """
 .stage-row { flex-wrap: wrap; }
 /* Phone: the training strip (images with long captions) two per row. */
 @media (max-width: 640px) { .samples.strip { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
-/* Phone: strips of eight small images (S²-GAN, SGAN, the stacked study) four per row, so each is at least about 80 px wide. */
+/* Phone: eight-image strips (S²-GAN, SGAN, the stacked study) four per row, each about 80 px wide. */
 @media (max-width: 640px) { .samples.phone4 { grid-template-columns: repeat(4, minmax(0, 1fr)); } }
 /* Results tables: compact, and a wide one scrolls inside its box instead of pushing the page. */
 .results-table table { font-size: 0.85rem; }

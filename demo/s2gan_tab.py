@@ -74,8 +74,7 @@ QUALITY = """**How good are these models?** Not good: they are the small `quick`
 one CPU core). At this budget the Structure-GAN has collapsed: every seed draws nearly the same faint map, so the
 first two parts show one image again and again. The Style-GANs barely use their style noise either, so a
 re-rolled style looks like the last. The rendering engine does follow the geometry it is given: the last part
-is the one to try. docs/s2gan.md says what was
-tried on the validation split to stop the collapse."""
+is the one to try. docs/s2gan.md says what was tried on the validation split to stop the collapse."""
 
 SAMPLES = """### Structures and their renderings
 Top row: structures drawn by the Structure-GAN. Bottom row: the Style-GAN's rendering of each one. Column i
@@ -195,13 +194,13 @@ class S2GANDemo:
             return
         try:
             stack = _load(path)
-            render = renderer(stack)
+            render = None
             if (root / STYLE_NAME).exists():
                 try:
                     render, self.render_name = _load_renderer(root / STYLE_NAME, stack), STYLE_NAME
                 except Exception:  # the stack's own Style-G still renders
                     log.exception("S²-GAN rendering engine %s could not be loaded", root / STYLE_NAME)
-            self.batcher = S2Batcher(stack, render)
+            self.batcher = S2Batcher(stack, render or renderer(stack))
         except Exception:  # the app must still start: the other tabs work without it
             log.exception("S²-GAN checkpoint %s could not be loaded", path)
             self.error = NOT_LOADED

@@ -327,7 +327,7 @@ class S2ganConfig:
     # optimisation (Adam, β from the run config)
     lr: float = 2e-4                # every G and D in the independent phases (every train.lua: 2e-4)
     structure_d_lr: float = 0.0     # the Structure-D's rate in the structure phase; 0: ``lr`` (the reference)
-    structure_d_center: bool = False  # the Structure-D sees n − (0, 0, 1) (StructureDiscriminator); False: the reference
+    structure_d_center: bool = False  # the Structure-D sees n − (0, 0, 1); False: the reference
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
