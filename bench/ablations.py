@@ -26,6 +26,7 @@ from bench.cells import TABLES, chain, code_runs_dir, fingerprint_of, get_table,
 from bench.provenance import dirty_code
 from bench.runs import append_runs, finished_cells, read_runs
 from bench.spec import Row, Table
+from bench.stats import CAP_HOURS, POCOCK_2
 
 # ---------------------------------------------------------------------------------------------- CLI
 
@@ -53,18 +54,42 @@ def parse_args(argv=None):
                    help="training seeds are first-seed .. first-seed + seeds - 1 (a confirmatory run uses seeds "
                         "its pilot did not: see --plan-from)")
     p.add_argument("--plan-from", metavar="PILOT_RUNS_CSV", default=None,
-                   help="plan the seeds per claim from a pilot's runs.csv (80%% power, capped by --cap), write "
+                   help="plan the seeds per claim from a pilot's runs.csv and each claim's SESOI (80%% power, funded within --cap-hours), write "
                         "<out>/plan.csv and print the confirmatory command; trains nothing")
-    p.add_argument("--cap", type=int, default=10, help="most seeds per row a plan may ask for (default 10)")
+    p.add_argument("--cap-hours", type=float, default=CAP_HOURS,
+                   help=f"compute cap of a plan for the whole table, in core-hours (default {CAP_HOURS:g}); claims are "
+                        "funded per claim within it (PROTOCOL.md rule 4)")
+    p.add_argument("--two-stage", type=int, default=0, metavar="N",
+                   help="declare a two-stage design in the plan: stage 1 at N seeds per row, each stage testing at "
+                        f"Pocock's α = {POCOCK_2} (PROTOCOL.md rule 5)")
+    p.add_argument("--follow-plan", action="store_true",
+                   help="train each row at the seeds <out>/plan.csv gives it (rows no testable claim needs get none), "
+                        "from --first-seed")
     p.add_argument("--verify", nargs=2, metavar=("ROW", "SEED"), default=None,
                    help="retrain one cell from scratch (in a temporary directory) and check that it reproduces "
-                        "the numbers runs.csv holds for it, bit for bit; exit 1 if not")
+                        "the numbers runs.csv holds for it, bit for bit; exit 1 if not, naming the first recorded "
+                        "input (lock, CPU, data, ...) or training step that differs")
+    p.add_argument("--replicate", metavar="ROW", default=None,
+                   help="train --seeds new seeds of ROW (after the largest runs.csv holds) under <out>/replicate/ and "
+                        "test, per metric with a SESOI, that their mean agrees with the committed seeds' within "
+                        "±SESOI (TOST); writes <out>/replicate-ROW.csv; exit 0 when every metric agrees")
+    p.add_argument("--sesoi", action="append", default=[], metavar="METRIC=VALUE",
+                   help="--replicate: the SESOI of METRIC where no claim declares one (repeatable)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per cell (default 1: one process per core is 1.3-1.6x faster than one "
                         "process using every core; the count is stored with each run, as it changes float results)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="seeds trained in parallel, one process each (default: one per core)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--health", action="store_true",
+                   help="measure the health gates of the table's rows on the val split from the pilot's cells "
+                        "(--health-from), write <out>/health.csv and print it; trains nothing (PROTOCOL.md rule 6)")
+    p.add_argument("--health-from", metavar="RUNS_CSV", default=None,
+                   help="the runs.csv whose cells --health measures (default: <out>/pilot/runs.csv if it exists, "
+                        "else <out>/runs.csv)")
+    p.add_argument("--references", nargs="*", metavar="METRIC", default=None,
+                   help="write <out>/references.csv: the real test data's value of every metric a claim judges "
+                        "toward_real (or of the METRICs named), at the table's eval n; trains nothing")
     from bench.launch import add_launcher_arguments
 
     add_launcher_arguments(p)  # --launcher local|slurm|debug and the SLURM options (submitit)
@@ -122,8 +147,10 @@ def other_settings(runs, args) -> str:
 
 
 def plan(table: Table, args, out: Path) -> int:
-    """``--plan-from PILOT``: seeds per claim from the pilot's spread (PROTOCOL.md §4), into ``plan.csv``."""
-    from bench.stats import confirmatory_seeds, fresh_seeds, plan_seeds, write_plan
+    """``--plan-from PILOT``: seeds per claim from the pilot's spread and each claim's SESOI (PROTOCOL.md
+    rule 4), funded within ``--cap-hours``, into ``plan.csv`` with the row and metric fingerprints."""
+    from bench.cells import definitions
+    from bench.stats import fresh_seeds, pilot_mismatch, plan_table, plan_total_hours, row_seeds, write_plan
 
     pilot = read_runs(Path(args.plan_from))
     if pilot.empty:
@@ -133,23 +160,51 @@ def plan(table: Table, args, out: Path) -> int:
         print(f"error: {args.plan_from} holds cells of {other}, not {args.dataset}/{args.preset}: pass the "
               f"pilot's --dataset and --preset", file=sys.stderr)
         return 2
-    p = plan_seeds(table, pilot, cap=args.cap)
+    defs = definitions(table, args.preset, args.dataset)
+    if why := pilot_mismatch(pilot, defs):
+        print(f"error: {args.plan_from} cannot plan this table: {why} (PROTOCOL.md rule 4)", file=sys.stderr)
+        return 2
+    health = {}
+    health_csv = Path(args.plan_from).parent / "health.csv"
+    for where in (health_csv, out / "health.csv"):
+        if where.is_file():
+            from bench.health import read_health, unhealthy_rows
+
+            from bench.health import unmeasured_rows
+
+            health = unhealthy_rows(read_health(where))
+            if unknown := unmeasured_rows(read_health(where)):
+                print(f"warning: {where} did not measure the gates of {', '.join(unknown)}: they are planned as if "
+                      "healthy (PROTOCOL.md rule 6)", file=sys.stderr)
+            break
+    else:
+        print("warning: no health.csv beside the pilot or in --out: no row is known to be healthy (PROTOCOL.md "
+              "rule 6); measure them first with --health", file=sys.stderr)
+    two_stage = (args.two_stage, POCOCK_2) if args.two_stage else None
+    p = plan_table(table, pilot, cap_hours=args.cap_hours, health=health, definitions=defs, two_stage=two_stage)
     path = write_plan(p, out / "plan.csv")
-    n = confirmatory_seeds(p)
-    first = fresh_seeds(pilot, n)[0]
-    print(p[["claim", "metric", "pilot_effect", "pilot_sd", "seeds", "mde_at_seeds", "underpowered"]].to_string(
-        index=False))
-    print(f"\nwrote {path}. Confirmatory run on seeds the pilot did not use:\n  python -m bench.ablations "
-          f"--paper {args.paper}" + ("" if args.dataset == table.dataset else f" --dataset {args.dataset}") +
-          f" --preset {args.preset} --seeds {n} --first-seed {first} --out {out} --resume")
+    from bench.stats import cell_hours
+
+    print(p[["claim", "metric", "sesoi", "sd", "seeds_needed", "seeds", "mde_at_seeds", "cost_core_h", "underpowered",
+             "not_testable"]].to_string(index=False))
+    first = fresh_seeds(pilot, 1)[0]
+    per_row = row_seeds(p)
+    print(f"\nwrote {path}: seeds per row {per_row}, ≈ {plan_total_hours(p, cell_hours(pilot)):.1f} core-hours "
+          f"(cap {args.cap_hours:g}). Confirmatory run on seeds the pilot did not use, each row at its planned "
+          f"seeds:\n  python -m bench.ablations --paper {args.paper}"
+          + ("" if args.dataset == table.dataset else f" --dataset {args.dataset}")
+          + f" --preset {args.preset} --follow-plan --first-seed {first} --out {out} --resume")
     return 0
 
 
 def verify(table: Table, rows: list[Row], args, out: Path) -> int:
-    """``--verify ROW SEED``: retrain the cell from scratch and compare every score with runs.csv's."""
+    """``--verify ROW SEED``: retrain the cell from scratch and compare every score with runs.csv's. Where they
+    differ, say where it starts: the first recorded input that differs (torch, lock, CPU, threads, data,
+    embeddings), else the first training step whose losses differ (:func:`bench.reproduce.diagnose`).
+    Everything goes to stdout: the table's verify log (PROTOCOL.md rule 17)."""
     import tempfile
 
-    import pandas as pd
+    from bench.reproduce import REPRODUCED, diagnose
 
     row_id, seed = args.verify[0], int(args.verify[1])
     row = next((r for r in rows if r.id == row_id), None)
@@ -164,24 +219,96 @@ def verify(table: Table, rows: list[Row], args, out: Path) -> int:
         same = mine.iloc[0:0]
     if same.empty:
         found = sorted(set(mine["code_fingerprint"].dropna().astype(str))) if "code_fingerprint" in mine else []
+        versions = sorted(set(mine["torch_version"].dropna())) if "torch_version" in mine else []
+        other_torch = (f" Its inputs differ: torch version {', '.join(versions)} vs {torch.__version__} (the "
+                       f"fingerprint includes it; install the locked environment: make setup)."
+                       if versions and torch.__version__ not in versions else "")
         print(f"error: {out / 'runs.csv'} holds no cell ({row_id}, seed {seed}) of this code (fingerprint "
               f"{args.fingerprint}; the file has {found or 'none'}). Check out the commit that produced it "
-              f"(its git_sha column) and verify there.", file=sys.stderr)
+              f"(its git_sha column) and verify there.{other_torch}", file=sys.stderr)
         return 2
-    expected = same.drop_duplicates("metric", keep="last").set_index("metric")["value"]
+    last = same.drop_duplicates("metric", keep="last")
+    expected = {m: float(v) for m, v in zip(last["metric"], last["value"])}
     torch.set_num_threads(args.threads)  # scoring runs in this process: the cells' thread count
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
         records = run_cell(row, seed, table, args, Path(tmp))
-    got = pd.DataFrame(records).set_index("metric")["value"]
     wall = time.time() - t0
-    lines = [f"{m}: committed {float(expected[m])!r}, retrained {float(got.get(m, float('nan')))!r}"
-             + ("" if m in got and got[m] == expected[m] else "   <-- differs") for m in expected.index]
-    print(f"verify {row_id} seed {seed} (code {args.fingerprint}, {args.threads} thread(s), {wall:.0f} s):\n  "
-          + "\n  ".join(lines))
-    same_all = all(m in got and got[m] == expected[m] for m in expected.index)
-    print("reproduced bit for bit" if same_all else "NOT reproduced", file=sys.stderr)
-    return 0 if same_all else 1
+    retrained = records[0]
+    if retrained["metric"] == "__failed__":
+        print(f"error: the retrained cell failed: {retrained['error']}", file=sys.stderr)
+        return 1
+    got = {r["metric"]: float(r["value"]) for r in records}
+    lines = [f"{m}: committed {v!r}, retrained {got.get(m, float('nan'))!r}"
+             + ("" if got.get(m) == v else "   <-- differs") for m, v in expected.items()]
+    print(f"verify {row_id} seed {seed} (code {args.fingerprint}, {args.threads} thread(s), {wall:.0f} s) on "
+          f"{retrained['cpu_model']} ({retrained['cpu_capability']}), torch {retrained['torch_version']}, lock "
+          f"{retrained['lock_hash'] or 'none'}:\n  " + "\n  ".join(lines))
+    diagnosis = diagnose(last.iloc[-1].to_dict(), retrained, expected, got)
+    print("\n".join(diagnosis))
+    return 0 if diagnosis[-1] == REPRODUCED else 1
+
+
+def replicate(table: Table, rows: list[Row], args, out: Path) -> int:
+    """``--replicate ROW --seeds K``: train K new seeds of ROW (after the largest seed runs.csv holds for it)
+    under ``<out>/replicate/``, then test, per metric with a SESOI, that their mean agrees with the committed
+    seeds' within ±SESOI (:mod:`bench.replicate`); print the comparison and write ``<out>/replicate-ROW.csv``.
+    Returns 0 when every metric agrees, 1 otherwise, 2 on a usage error."""
+    from bench.replicate import (AGREES, cell_values, compare_row, format_lines, next_seeds, parse_sesoi,
+                                 request_problem)
+
+    row = next((r for r in rows if r.id == args.replicate), None)
+    if row is None:
+        print(f"error: unknown row {args.replicate!r}; rows are {[r.id for r in rows]}", file=sys.stderr)
+        return 2
+    runs = read_runs(out / "runs.csv")
+    if other := other_settings(runs, args):
+        print(f"error: {out / 'runs.csv'} holds cells of {other}, not {args.dataset}/{args.preset}", file=sys.stderr)
+        return 2
+    committed = cell_values(runs, row.id, args.fingerprint)
+    if committed.empty:  # the committed table of another torch build: still what a reader compares against
+        committed = cell_values(runs, row.id)
+        if not committed.empty:
+            print(f"note: the committed cells of {row.id} are of other code fingerprints "
+                  f"{sorted(set(runs.loc[runs['row'] == row.id, 'code_fingerprint'].dropna()))}", file=sys.stderr)
+    try:
+        overrides = parse_sesoi(args.sesoi)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    metrics = list(dict.fromkeys(committed["metric"]))
+    sesoi = {m: overrides.get(m, table.sesoi(m)) for m in metrics}
+    k = args.seeds or table.default_seeds[args.preset]
+    if problem := request_problem(row.id, metrics, overrides, sesoi, k):
+        print(f"error: {problem} ({out / 'runs.csv'})", file=sys.stderr)
+        return 2
+    seeds = next_seeds(committed, k)
+    scratch = out / "replicate"
+    todo = [s for s in seeds if (row.id, s) not in finished_cells(read_runs(scratch / "runs.csv"), args.fingerprint)]
+    if args.jobs > 1 and len(todo) > 1:  # one worker process per seed, as the table's own cells
+        child = ["--paper", args.paper, "--preset", args.preset, "--dataset", args.dataset, "--only", row.id,
+                 "--first-seed", str(seeds[0]), "--seeds", str(k), "--threads", str(args.threads), "--device",
+                 args.device, *(["--inception"] if args.inception else []),
+                 *(["--eval-n", str(args.eval_n)] if args.eval_n else [])]
+        run_jobs(args, child, todo, scratch)
+    else:
+        torch.set_num_threads(args.threads)
+        for s in todo:
+            append_runs(scratch / "runs.csv", run_cell(row, s, table, args, scratch))
+    new = cell_values(read_runs(scratch / "runs.csv"), row.id, args.fingerprint)
+    result = compare_row(row.id, committed, new[new["seed"].isin(seeds)], sesoi)
+    path = out / f"replicate-{row.id}.csv"
+    result.to_csv(path, index=False)
+    print(f"replicate {row.id}: new seeds {seeds} (code {args.fingerprint}, {args.threads} thread(s)) against the "
+          f"committed seeds {sorted(set(committed['seed']))} of {out / 'runs.csv'}:\n  "
+          + "\n  ".join(format_lines(result)))
+    untested = [m for m in metrics if sesoi[m] is None]
+    if untested:
+        print(f"not tested (no SESOI declared): {', '.join(untested)}")
+    agree = bool(len(result)) and bool((result["verdict"] == AGREES).all())
+    print(f"wrote {path}\n" + ("every tested metric agrees within ±SESOI" if agree else
+                               "NOT every tested metric agrees within ±SESOI"))
+    return 0 if agree else 1
 
 
 def list_rows(table: Table, rows: list[Row], args) -> None:
@@ -210,6 +337,10 @@ def main(argv=None) -> int:
     if args.list:
         list_rows(table, rows, args)
         return 0
+    if args.health or args.references is not None:
+        from bench.health import command
+
+        return command(table, rows, args, out)
     fingerprint = fingerprint_of(args)
     if args.plan_from:
         return plan(table, args, out)
@@ -220,6 +351,8 @@ def main(argv=None) -> int:
         print("error: the code has uncommitted changes; a table's cells must come from one clean commit "
               "(PROTOCOL.md §6). Commit or stash them first:\n  " + "\n  ".join(dirty), file=sys.stderr)
         return 2
+    if args.replicate:
+        return replicate(table, rows, args, out)
     runs_csv = out / "runs.csv"
     if runs_csv.exists() and not (args.resume or args.report_only):
         print(f"error: {runs_csv} exists; pass --resume to continue it or choose another --out", file=sys.stderr)
@@ -232,8 +365,21 @@ def main(argv=None) -> int:
               f"--dataset and --preset, or choose another --out", file=sys.stderr)
         return 2
     done = finished_cells(existing, fingerprint)
+    per_row = {r.id: n_seeds for r in selected}
+    if args.follow_plan:
+        from bench.stats import read_plan, row_seeds
+
+        p = read_plan(out / "plan.csv")
+        if p is None or "sesoi" not in p:
+            print(f"error: --follow-plan needs a protocol-v2 plan in {out / 'plan.csv'} (make it with --plan-from)",
+                  file=sys.stderr)
+            return 2
+        planned = row_seeds(p)
+        per_row = {r.id: planned.get(r.id, 0) for r in selected}
+        n_seeds = max(per_row.values(), default=0)
     seeds = [s for s in range(args.first_seed, args.first_seed + n_seeds) if not args.seed or s in args.seed]
-    cells = [] if args.report_only else [(r, s) for s in seeds for r in selected if (r.id, s) not in done]
+    cells = [] if args.report_only else [(r, s) for s in seeds for r in selected
+                                         if s < args.first_seed + per_row[r.id] and (r.id, s) not in done]
     t0 = time.time()
     given = list(argv if argv is not None else sys.argv[1:])
     pending = sorted({s for _, s in cells})
@@ -260,7 +406,15 @@ def main(argv=None) -> int:
 
     given = [a for a in given if a != "--report-only"]
     command = "python -m bench.ablations " + " ".join(shlex.quote(a) for a in given)
+    from bench.cells import definitions
+
+    judged_by = None
+    if args.report_only:  # the verdicts come from this code, the cells from theirs: say both
+        from core.checkpoint import git_sha
+
+        judged_by = f"`{command} --report-only` at commit `{git_sha()}`"
     write_outputs(table, rows, args, out, command=command, wall_time_s=wall, n_seeds=n_seeds,
+                  definitions=definitions(table, args.preset, args.dataset), judged_by=judged_by,
                   machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")

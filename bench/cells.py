@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from bench.provenance import code_fingerprint
+from bench.reproduce import UnitRecorder, cell_inputs, machine_inputs
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
 
@@ -80,7 +81,8 @@ def set_aside_if_stale(run: Path, cfg) -> bool:
 
 
 def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float]:
-    """Train ``unit`` (and its parents) for ``seed`` unless already finished; (run dir, seconds)."""
+    """Train ``unit`` (and its parents) for ``seed`` unless already finished; (run dir, seconds). Each run
+    directory gets the hashes of its data and its first steps' losses (:class:`bench.reproduce.UnitRecorder`)."""
     from core.checkpoint import find_checkpoint
     from core.train import train
 
@@ -93,7 +95,10 @@ def train_unit(unit: Unit, args, seed: int, runs_dir: Path) -> tuple[Path, float
         if (run / "checkpoints" / "final").is_dir():
             continue
         t0 = time.time()
-        train(cfg, run, resume=run.exists(), progress=not args.no_progress)
+        recorder = UnitRecorder(run)
+        train(cfg, run, resume=run.exists(), progress=not args.no_progress, step_hook=recorder.step_hook,
+              data_hook=recorder.data_hook)
+        recorder.finish()
         total += time.time() - t0
     find_checkpoint(run)
     return run, total
@@ -142,11 +147,19 @@ def fingerprint_of(args) -> str:
 
 
 def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
+    """Train and score one (row, seed) cell into ``out``: one record per metric, each with the cell's
+    provenance (code, device, threads, machine, lock, data and first steps: :mod:`bench.reproduce`) and
+    the row's definition (:func:`row_definition`)."""
     base = {"row": row.id, "seed": seed, "preset": args.preset, "dataset": args.dataset, "git_sha": git_sha(),
-            "code_fingerprint": fingerprint_of(args), "device": device_kind(args.device), "threads": args.threads}
+            "code_fingerprint": fingerprint_of(args), "device": device_kind(args.device), "threads": args.threads,
+            **machine_inputs()}
     t0 = time.time()
     try:
-        run, _ = train_unit(row.unit, args, seed, code_runs_dir(out, args))
+        base["row_definition"] = row_definition(row, args.preset, args.dataset)
+        runs_dir = code_runs_dir(out, args)
+        run, _ = train_unit(row.unit, args, seed, runs_dir)
+        base.update(cell_inputs([(u.key(args.preset, seed), runs_dir / u.key(args.preset, seed))
+                                 for u in chain(row.unit)]))
         values = score(run, table, args, seed, row.metrics)
         wall = round(time.time() - t0, 1)
         ckpt = os.path.relpath(run / "checkpoints" / "final", out)
@@ -157,3 +170,42 @@ def run_cell(row: Row, seed: int, table: Table, args, out: Path) -> list[dict]:
         traceback.print_exc()
         return [{**base, "metric": "__failed__", "value": float("nan"), "checkpoint": "",
                  "wall_time_s": round(time.time() - t0, 1), "error": msg}]
+
+
+# ---------------------------------------------------------------------------------------------- definitions
+
+def _digest(obj) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def row_definition(row: Row, preset: str, dataset: str) -> str:
+    """12 hex digits naming what row ``row`` *is* at ``preset`` on ``dataset``: the resolved training config
+    of every unit of its chain (seed, device, threads and run paths fixed, so only the definition counts)
+    and the metrics it is scored on. A plan records it per row (PROTOCOL.md rule 4): when it changes, a
+    plan made on the old row is void."""
+    units = []
+    for u in chain(row.unit):
+        cfg = unit_config(u, preset, 0, dataset, "cpu", Path("runs"), 1).to_dict()
+        units.append({"key": u.key(preset, 0), "config": cfg})
+    return _digest({"units": units, "metrics": list(row.metrics) if row.metrics is not None else None})
+
+
+def metric_definition(table: Table, preset: str, dataset: str, metric: str, root: Path | None = None) -> str:
+    """12 hex digits naming how ``metric`` is measured for ``table``: the metrics asked of the evaluator,
+    the number of images, the scoring resolutions, the table's floors, and the source of ``core/metrics``
+    (a change there, e.g. which attributes ``cond_acc`` averages, voids a plan made before it)."""
+    root = root or Path(__file__).resolve().parent.parent
+    sides = [unit_config(r.unit, preset, 0, dataset, "cpu", Path("."), 1).resolution for r in table.rows_for(preset)]
+    src = {str(f.relative_to(root)): f.read_text() for f in sorted((root / "core" / "metrics").rglob("*.py"))}
+    return _digest({"metric": metric, "asked": list(table.metrics), "eval_n": table.eval_n.get(preset),
+                    "score_at": [max(sides), min(sides)], "floor": table.floors.get(metric), "source": src})
+
+
+def definitions(table: Table, preset: str, dataset: str) -> dict:
+    """Today's fingerprints of every row and of every metric a claim is judged on (or guards with):
+    ``{"rows": {row: fp}, "metrics": {metric: fp}}``, what a plan records and is checked against."""
+    metrics = sorted({c.metric for c in table.claims} | {m for c in table.claims for m, _ in c.guards})
+    return {"rows": {r.id: row_definition(r, preset, dataset) for r in table.rows_for(preset)},
+            "metrics": {m: metric_definition(table, preset, dataset, m) for m in metrics}}

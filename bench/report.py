@@ -20,8 +20,9 @@ import pandas as pd
 from bench.plots import plot_metrics, sample_sheet
 from bench.runs import read_runs
 from bench.spec import Row, Table
-from bench.stats import (CAP, CONTRADICTED, INCONCLUSIVE, REPRODUCED, UNDERPOWERED, aggregate, comparisons, holm,
-                         judge, plan_seeds, read_plan)
+from bench.stats import (ABSENT, CONTRADICTED, INCONCLUSIVE, NOT_TESTABLE, REPRODUCED, VERDICTS, aggregate,
+                         cell_hours, comparisons, count_verdicts, holm, judge_table, paper_effect_line, plan_total_hours,
+                         plan_version, plan_void_reason, read_plan, row_seeds)
 
 PROTOCOL = "../shared/PROTOCOL.md"
 
@@ -136,13 +137,19 @@ def _device_lines(p: dict) -> tuple[str | None, list[str]]:
 
 def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, wall_time_s: float,
                   n_seeds: int, machine: str, plan: pd.DataFrame | str | Path | None = None,
-                  cap: int = CAP) -> dict:
-    """Write every output of a table's directory ``out`` from its ``runs.csv``.
+                  health: dict[str, list[str]] | None = None, references: dict[str, float] | None = None,
+                  definitions: dict | None = None, judged_by: str | None = None) -> dict:
+    """Write every output of a table's directory ``out`` from its ``runs.csv`` (PROTOCOL.md version 2).
 
-    ``plan``: the seed plan declared before running (a frame from :func:`bench.stats.plan_seeds`, or the
-    path of its CSV); by default ``out/plan.csv`` when it exists. Claims it declares underpowered get
-    that verdict. Without a plan, the report reads these cells as a pilot and plans the next run from
-    them (capped at ``cap`` seeds per row), and says so. Returns the frames written.
+    - ``plan``: the seed plan declared before running (a frame from :func:`bench.stats.plan_table`, or the
+      path of its CSV); by default ``out/plan.csv`` when it exists. Its label stands beside each verdict.
+    - ``health``: ``{row: [failing gates]}``; by default from ``out/health.csv`` (``bench.health``).
+    - ``references``: the real data's value per metric for two-sided claims; by default ``out/references.csv``.
+    - ``definitions``: today's row and metric fingerprints (``bench.cells.definitions``), to tell whether the
+      plan still holds; without them a v2 plan is taken as it is.
+    - ``judged_by``: the command and commit that judged these cells, when not the ones that made them
+      (``--report-only``).
+    Returns the frames written.
     """
     out = Path(out)
     runs = read_runs(out / "runs.csv")
@@ -151,17 +158,24 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
         plan = read_plan(out / "plan.csv")
     elif not isinstance(plan, pd.DataFrame):
         plan = read_plan(Path(plan))
+    health_frame = None
+    if health is None:
+        health, health_frame = _read_health(out / "health.csv")
+    if references is None:
+        references = _read_references(out / "references.csv")
+    void = plan_void_reason(plan, definitions) if definitions is not None or plan_version(plan) == 1 else ""
     paper = {r.id: r.paper for r in rows}
     agg = aggregate(values, paper)
     agg.to_csv(out / "ablation.csv", index=False)
-    verdicts = pd.DataFrame([judge(c, values, plan=plan, paper_metric=table.paper_metric) for c in table.claims])
+    verdicts = judge_table(table, values, plan=plan, health=health, references=references, plan_void=void)
+    beside = pd.DataFrame([paper_effect_line(c, values, table.paper_metric, verdicts.iloc[i].to_dict())
+                           for i, c in enumerate(table.claims)], index=verdicts.index)
+    for k in beside.columns:
+        verdicts[k] = beside[k]
     verdicts.to_csv(out / "verdicts.csv", index=False)
-    cmp = [comparisons(c, values) for c in table.claims]
+    cmp = [comparisons(c, values, references=references) for c in table.claims]
     cmp = pd.concat(cmp, ignore_index=True) if cmp else pd.DataFrame()
     cmp.to_csv(out / "comparisons.csv", index=False)
-    pilot_plan = None
-    if plan is None and table.claims and not values.dropna(subset=["value"]).empty:
-        pilot_plan = plan_seeds(table, values, cap=cap)
     order = [r.id for r in rows]
     plots = []
     if not values.dropna(subset=["value"]).empty:
@@ -179,13 +193,15 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
         else:
             try:
                 sheets[row.id] = sample_sheet(out / ck.iloc[0], [0, 1, 2, 3], out / "samples" / f"{row.id}.png")
-            except FileNotFoundError:
-                pass  # the checkpoint lives on another machine: keep the report, skip the sheet
+            except FileNotFoundError:  # the checkpoint lives on another machine: keep a sheet drawn there
+                if (out / "samples" / f"{row.id}.png").is_file():
+                    sheets[row.id] = out / "samples" / f"{row.id}.png"
     cells = runs.drop_duplicates(["row", "seed"])
     failed = runs[runs["metric"] == "__failed__"]
     total_wall = float(cells["wall_time_s"].sum()) if len(cells) else 0.0
     text = _report_md(table, rows, args, agg, verdicts, command, total_wall, wall_time_s, n_seeds, machine,
-                      plots, sheets, out, failed, runs, cells, plan=plan, pilot_plan=pilot_plan, cmp=cmp)
+                      plots, sheets, out, failed, runs, cells, plan=plan, cmp=cmp, health=health,
+                      health_frame=health_frame, references=references, plan_void=void, judged_by=judged_by)
     (out / "report.md").write_text(text)
     from markdown_it import MarkdownIt
 
@@ -195,7 +211,25 @@ def write_outputs(table: Table, rows: list[Row], args, out: Path, command: str, 
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}"
         "blockquote{border-left:4px solid #c33;margin-left:0;padding-left:1em}</style>" + html)
-    return {"ablation": agg, "verdicts": verdicts, "comparisons": cmp, "plan": plan if plan is not None else pilot_plan}
+    return {"ablation": agg, "verdicts": verdicts, "comparisons": cmp, "plan": plan}
+
+
+def _read_health(path: Path) -> tuple[dict[str, list[str]], pd.DataFrame | None]:
+    """({row: failing gates}, the health.csv frame) when ``path`` exists; ({}, None) otherwise."""
+    if not path.is_file():
+        return {}, None
+    from bench.health import read_health, unhealthy_rows
+
+    frame = read_health(path)
+    return (unhealthy_rows(frame) if frame is not None else {}), frame
+
+
+def _read_references(path: Path) -> dict[str, float]:
+    """{metric: the real data's value} from references.csv, or {} when there is none."""
+    if not path.is_file():
+        return {}
+    ref = pd.read_csv(path)
+    return {str(m): float(v) for m, v in zip(ref["metric"], ref["value"]) if v == v}
 
 
 def update_readme(readme: Path, paper: str, report: Path) -> bool:
@@ -271,119 +305,112 @@ def _claims_on_every_metric(table: Table, runs: pd.DataFrame, metrics: list[str]
             md_table(["claim", *others], body), ""]
 
 
-def _cell_hours(runs: pd.DataFrame, row_ids, seeds) -> float:
-    """Core-hours for ``seeds`` seeds of ``row_ids``, at their mean recorded cell wall time (one thread each)."""
-    if not len(runs) or "wall_time_s" not in runs or not math.isfinite(seeds):
-        return math.nan
-    cells = runs.drop_duplicates(["row", "seed"])
-    t = cells.groupby("row")["wall_time_s"].mean()
-    known = [t[r] for r in row_ids if r in t.index and t[r] == t[r]]
-    if len(known) < len(list(row_ids)):
-        return math.nan
-    return float(seeds * sum(known) / 3600)
+PLAN_HEADER = ["claim", "declared metric", "SESOI", "seed sd (pooled)", "seeds needed", "seeds planned",
+               "MDE at those seeds", "power each", "core-hours", "plan", "note"]
 
 
 def _plan_rows(plan: pd.DataFrame, table: Table) -> list[list[str]]:
     text = {c.id: c.text for c in table.claims}
     body = []
     for p in plan.itertuples():
-        need = p.seeds_needed
-        body.append([text.get(p.claim, p.claim), p.metric + (" (paired)" if p.paired else ""),
-                     _num(p.pilot_effect), _num(p.pilot_sd), str(p.binding),
-                     "∞" if need == need and math.isinf(need) else _num(need, 6), int(p.seeds), _num(p.mde_at_seeds),
-                     f"{p.power_each:.3g}", "**underpowered**" if p.underpowered else "resolvable", str(p.note or "")
-                     if p.note == p.note else ""])
+        need = float(p.seeds_needed)
+        label = ("**not testable**: " + str(p.not_testable)) if str(p.not_testable or "") else (
+            "**underpowered**" if p.underpowered else "powered")
+        body.append([text.get(p.claim, p.claim), p.metric + (" (paired)" if p.paired else ""), _num(p.sesoi),
+                     _num(p.sd), "∞" if math.isinf(need) else _num(need, 6), int(p.seeds), _num(p.mde_at_seeds),
+                     f"{p.power_each:.3g}", _num(p.cost_core_h), label, str(p.note or "")])
     return body
 
 
-PLAN_HEADER = ["claim", "declared metric", "pilot effect", "pilot sd", "sets the count", "seeds needed",
-               "seeds (capped)", "MDE at those seeds", "power each", "plan", "note"]
+def _item(v) -> str:
+    s = f"*{v['text']}* ({v['metric']}: {_ci(v['effect'], v['ci_low'], v['ci_high'])}, {int(v['n'])} seeds"
+    if "," in str(v["worse"]):
+        s += f", deciding rival `{v['rival']}`"
+    return s + f"; {_plan_label(v)})"
 
 
-def _summary(table, rows, args, verdicts, plan, pilot_plan, runs, prov_warn, dev_warn, seed_warn) -> list[str]:
+def _plan_label(v) -> str:
+    status = str(v.get("plan_status", "") or "no plan")
+    mde_txt = f"MDE {_num(v['mde'])}" if v["mde"] == v["mde"] else "no MDE"
+    return f"{mde_txt} at these seeds; {status}"
+
+
+def _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_warn, health, health_frame,
+             plan_void) -> list[str]:
     parts = ["## Summary", ""] + prov_warn + dev_warn + seed_warn
     k = len(verdicts)
     if not k:
         return parts + ["This table declares no claims.", ""]
+    by = {x: [v for _, v in verdicts.iterrows() if v["verdict"] == x] for x in VERDICTS}
+    # rule 17: first the unhealthy rows and the claims that cannot be tested
+    gated = [r for r in rows if r.gates]
+    if health:
+        parts.append("- **Unhealthy rows** (a failing health gate on `val`; they test nothing): "
+                     + "; ".join(f"`{r}` — {', '.join(g)}" for r, g in health.items()) + ".")
+    elif health_frame is None:
+        parts.append(f"- **Health gates** (PROTOCOL.md rule 6; {len(gated)} of {len(rows)} rows declare them): "
+                     "**not measured** on the `val` split — `health.csv` is missing, so no row is known to be healthy "
+                     "or unhealthy. Measure them with `python -m bench.ablations --paper "
+                     f"{table.paper} --health` on the pilot's cells.")
+    else:
+        parts.append("- **Health gates:** every measured row passes (`health.csv`).")
+    if health_frame is not None:
+        from bench.health import unmeasured_rows
 
-    def item(v):
-        s = f"*{v['text']}* ({v['metric']}: {_ci(v['effect'], v['ci_low'], v['ci_high'])}, {int(v['n'])} seeds"
-        if "," in str(v["worse"]):
-            s += f", deciding rival `{v['rival']}`"
-        return s + ")"
-
-    by = {x: [v for _, v in verdicts.iterrows() if v["verdict"] == x] for x in
-          (REPRODUCED, CONTRADICTED, INCONCLUSIVE, UNDERPOWERED)}
+        if unknown := unmeasured_rows(health_frame):
+            parts.append("- **Health not measured** (neither known healthy nor unhealthy; the verdicts below assume "
+                         "they are healthy): " + ", ".join(f"`{r}`" for r in unknown) + ".")
+    parts.append("- **Not testable:** " + ("; ".join(f"*{v['text']}* — {v['why']}" for v in by[NOT_TESTABLE])
+                                            or "none") + ".")
     pm = table.paper_metric
-    parts += [f"Each of the {k} claims is judged on the metric its table file declares, before running, for the "
+    counts = count_verdicts(verdicts)
+    parts += ["", f"Each of the {k} claims is judged on the metric its table file declares, before running, for the "
               f"mechanism the paper gives; the paper's own metric ({pm}) is reported beside it and never replaces "
-              "it. Effects are signed so that positive means \"as the paper says\"; intervals are 95%.", ""]
-    parts.append("- **Held (reproduced):** " + ("; ".join(map(item, by[REPRODUCED])) or "none") + ".")
+              "it. Effects are signed so that positive means \"as the paper says\"; intervals are 95%; p-values are "
+              "Holm-adjusted across the table's testable claims (PROTOCOL.md rule 15). Verdicts: "
+              + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n or kind in VERDICTS) + ".", ""]
+    parts.append("- **Reproduced:** " + ("; ".join(map(_item, by[REPRODUCED])) or "none") + ".")
     parts.append("- **Contradicted** (the measurements go the other way): "
-                 + ("; ".join(map(item, by[CONTRADICTED])) or "none") + ".")
+                 + ("; ".join(map(_item, by[CONTRADICTED])) or "none") + ".")
+    parts.append("- **Absent** (inside ±SESOI by the equivalence test: no effect of a size that matters): "
+                 + ("; ".join(map(_item, by[ABSENT])) or "none") + ".")
     inc = []
     for v in by[INCONCLUSIVE]:
-        s = item(v)
+        s = _item(v)
         if "guard fails" in str(v["why"]):
-            s += " — above zero, but its non-inferiority guard fails"
-        elif v["mde"] == v["mde"] and math.isfinite(v["mde"]):
-            s += f" — these seeds detect {_num(v['mde'])} with 80% power"
+            s += " — favours the claim, but its guard fails"
         inc.append(s)
-    parts.append("- **Inconclusive** (the interval contains zero, or a guard fails): "
-                 + ("; ".join(inc) or "none") + ".")
-    if plan is not None:
-        under = []
-        for v in by[UNDERPOWERED]:
-            p = plan[plan["claim"] == v["claim"]].iloc[-1]
-            need = float(p["seeds_needed"])
-            rows_of = [v["better"], *[r.strip() for r in str(v["worse"]).split(",")]]
-            hours = _cell_hours(runs, rows_of, need)
-            cost = (f"needs {int(need)} seeds per row" + (f" (≈ {hours:,.0f} core-hours for its {len(rows_of)} rows "
-                                                            "at this table's cell times)" if hours == hours else "")
-                    if math.isfinite(need) else "no finite seed count detects the pilot's effect")
-            bind = str(p.get("binding", "") or "")
-            bind = f", set by its {bind}" if bind.startswith("guard") else ""
-            under.append(f"{item(v)} — the pilot's effect {_num(p['pilot_effect'])} {cost}{bind}; the MDE at "
-                         f"{int(p['seeds'])} seeds is {_num(p['mde_at_seeds'])}")
-        parts.append("- **Underpowered** (declared before running, from the pilot's spread, cap "
-                     f"{int(plan['cap'].max())} seeds per row): " + ("; ".join(under) or "none") + ".")
+    parts.append("- **Inconclusive** (neither shown nor shown absent, or a guard fails): " + ("; ".join(inc) or "none")
+                 + ".")
+    if plan is None:
+        parts.append("- **Plan:** none was declared before these cells ran, so nothing was sized to a SESOI; the MDE "
+                     "beside each claim says what these seeds can detect.")
+    elif plan_version(plan) < 2:
+        parts.append("- **Plan:** the seed plan these cells ran under (`plan.csv`) predates protocol version 2: it sized "
+                     "seeds by the pilot's observed effect and has no fingerprint, so it is void now. Its label is shown "
+                     "beside each verdict for the record; it changes no verdict. A SESOI-based plan needs a pilot made "
+                     "under today's definitions.")
     else:
-        parts.append("- **Underpowered:** none declared — no seed plan (`plan.csv`) was made before these cells ran, "
-                     "so *inconclusive* above may mean too few seeds; the MDE column says what these seeds can detect.")
-    if pilot_plan is not None and len(pilot_plan):
-        n_conf = int(max(2, pilot_plan.loc[~pilot_plan["underpowered"].astype(bool), "seeds"].max())) \
-            if (~pilot_plan["underpowered"].astype(bool)).any() else int(pilot_plan["cap"].max())
-        hours = _cell_hours(runs, [r.id for r in rows], n_conf)
-        under = pilot_plan[pilot_plan["underpowered"].astype(bool)]
-        finite = under["seeds_needed"][np.isfinite(under["seeds_needed"].astype(float))]
-        s = (f"- **Read as a pilot**, these cells plan the next run (`bench.stats.plan_seeds`, 80% power, cap "
-             f"{int(pilot_plan['cap'].max())}): {len(pilot_plan) - len(under)} of {len(pilot_plan)} claims are "
-             f"resolvable within the cap, at {n_conf} seeds per row ({len(rows)} rows × {n_conf} = "
-             f"{len(rows) * n_conf} cells"
-             + (f", ≈ {hours:,.0f} core-hours at this table's cell times" if hours == hours else "") + "); ")
-        if len(under):
-            s += (f"{len(under)} would be declared underpowered ("
-                  + ", ".join(f"{c}: {'∞' if not math.isfinite(float(n)) else int(n)} seeds"
-                              for c, n in zip(under["claim"], under["seeds_needed"])) + " per row")
-            if len(finite):
-                top = int(finite.max())
-                h2 = _cell_hours(runs, [r.id for r in rows], top)
-                s += (f"; resolving every claim with a finite need takes {top} seeds per row"
-                      + (f", ≈ {h2:,.0f} core-hours" if h2 == h2 else ""))
-            s += "). See *Seed plan*."
-        else:
-            s += "none would be underpowered. See *Seed plan*."
-        parts.append(s)
-    if by[CONTRADICTED] or by[INCONCLUSIVE] or by[UNDERPOWERED]:
+        hours = cell_hours(runs)
+        total = plan_total_hours(plan, hours)
+        under = plan[plan["underpowered"].astype(bool)]
+        parts.append(f"- **Plan** (`plan.csv`, declared before running; cap {float(plan['cap_core_h'].max()):g} "
+                     f"core-hours, {plan['design'].iloc[0]}): {len(plan) - len(under)} of {len(plan)} claims funded to "
+                     f"detect their SESOI with 80% power; ≈ {_num(total)} core-hours in all"
+                     + (f"; underpowered: {', '.join(under['claim'])}" if len(under) else "") + "."
+                     + (f" **The plan is void:** {plan_void}." if plan_void else ""))
+    if by[CONTRADICTED] or by[INCONCLUSIVE] or by[ABSENT] or by[NOT_TESTABLE]:
         parts.append(f"- Where a claim did not reproduce, the likely reasons are hypotheses this run does not test: "
-                     f"the training budget (preset `{getattr(args, 'preset', '?')}`), the data "
-                     f"(`{getattr(args, 'dataset', table.dataset)}`, not the paper's), and the resolution; see the "
-                     "notes under *Run*. Nothing here was tuned toward the paper's numbers.")
+                     f"a failing health gate, a metric at its floor, the training budget (preset "
+                     f"`{getattr(args, 'preset', '?')}`), the data (`{getattr(args, 'dataset', table.dataset)}`, not "
+                     "the paper's), and the resolution; see the notes under *Run*. Nothing here was tuned toward the "
+                     "paper's numbers.")
     return parts + [""]
 
 
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
-               out, failed, runs, cells, plan=None, pilot_plan=None, cmp=None) -> str:
+               out, failed, runs, cells, plan=None, cmp=None, health=None, health_frame=None, references=None,
+               plan_void="", judged_by=None) -> str:
     present = set(agg["metric"]) if len(agg) else set()
     metrics = [m for m in table.display if m in present] + sorted(
         m for m in present if m.startswith("inception_") and m.endswith(("fid", "kid_mean", "is_mean")))
@@ -408,7 +435,8 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     seeds_run = sorted({int(s) for s in cells["seed"]}) if len(cells) else []
     seed_txt = (f"{n_seeds} ({seeds_run[0]}–{seeds_run[-1]})" if seeds_run else str(n_seeds))
     parts = [f"# {table.title}", ""]
-    parts += _summary(table, rows, args, verdicts, plan, pilot_plan, runs, prov_warn, dev_warn, seed_warn)
+    parts += _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_warn, health or {},
+                      health_frame, plan_void)
     parts += ["## Run", "",
               f"- Command: `{command}`",
               f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {seed_txt}",
@@ -424,6 +452,12 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
               + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
                  if len(cells) and cells["row"].nunique() == len(rows) else ""),
               code_line]
+    if judged_by:
+        parts.append(f"- Verdicts: judged from these cells under PROTOCOL.md version 2 by {judged_by}; the cells "
+                     "themselves come from the commit above")
+    if references:
+        parts.append("- Real-data references (`references.csv`, for two-sided metrics): "
+                     + ", ".join(f"{m} {v:.4g}" for m, v in references.items()))
     if dev_line:
         parts.append(dev_line)
     parts.append("")
@@ -448,21 +482,28 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
                      _fmt(*p, digits=2) if p else "–"])
     parts += [md_table(header, body), ""]
     parts += _claims_section(table, verdicts, plan, cmp)
-    shown_plan = plan if plan is not None else pilot_plan
-    if shown_plan is not None and len(shown_plan):
+    parts += _health_section(table, rows, health_frame)
+    if plan is not None and len(plan):
         parts += ["## Seed plan", ""]
-        if plan is not None:
-            parts += ["Declared before these cells ran (`plan.csv`), from the pilot's seed-to-seed spread "
-                      "(pilot seeds: " + ", ".join(sorted({s for s in plan["pilot_seeds"].dropna().astype(str)})) + "). "]
+        if plan_version(plan) < 2:
+            parts += ["The plan these cells ran under (`plan.csv`) was made under protocol version 1: it sized each "
+                      "claim's seeds by the pilot's *observed* effect, capped per table, with no SESOI and no "
+                      "fingerprint of the row and metric definitions. Under version 2 it is void; its labels are kept "
+                      "beside the verdicts for the record. Columns as it was written:", "",
+                      md_table([str(c) for c in plan.columns if c in ("claim", "metric", "seeds", "underpowered")],
+                               [[str(getattr(p, c)) for c in plan.columns if c in ("claim", "metric", "seeds",
+                                                                                   "underpowered")]
+                                for p in plan.itertuples()]), ""]
         else:
-            parts += ["No plan was declared before these cells ran. Read as a pilot, they plan the *next* run: the "
-                      "seeds each claim needs on training seeds these cells did not use. Not a verdict on this run. "]
-        parts[-1] += ("Each claim gets the fewest seeds per row whose t test (two-sided, α = 0.05) detects the "
-                      "pilot's observed effect with 80% power, on every interval it must clear (each rival; each guard, whose "
-                      "effect to detect is the pilot's guard effect plus its margin); a claim with k intervals plans "
-                      "each at power 1 − 0.2/k, so that all clear together with at least 80% (Bonferroni). Claims "
-                      "needing more than the cap are *underpowered*, with their MDE at the cap.")
-        parts += ["", md_table(PLAN_HEADER, _plan_rows(shown_plan, table)), ""]
+            parts += ["Declared before these cells ran (`plan.csv`; pilot seeds "
+                      + ", ".join(sorted({s for s in plan["pilot_seeds"].dropna().astype(str)})) + "). The pilot gave "
+                      "only the spread: each metric's seed sd pooled over the rows scored on it (√2 × that for a "
+                      "paired claim). Each claim gets the fewest seeds per row, at least 4, whose t test (two-sided, "
+                      f"α = {float(plan['alpha'].iloc[0]):g}) detects its declared SESOI with 80% power on every "
+                      "interval it must clear (each at 1 − 0.2/k), funded cheapest first within the table's cap in "
+                      "core-hours; a claim left unfunded is *underpowered*, runs at the seeds its rows get and still "
+                      "gets a verdict." + (f" **Void:** {plan_void}." if plan_void else ""), "",
+                      md_table(PLAN_HEADER, _plan_rows(plan, table)), ""]
     parts += _claims_on_every_metric(table, runs[runs["metric"] != "__failed__"] if len(runs) else runs, metrics)
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
@@ -488,6 +529,27 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     return "\n".join(parts) + "\n"
 
 
+def _health_section(table, rows, health_frame) -> list[str]:
+    """The gates each row declares and, where ``health.csv`` measured them, the numbers (rule 6)."""
+    if not any(r.gates for r in rows):
+        return []
+    parts = ["## Health gates", "", "Declared per row in the table file before looking (PROTOCOL.md rule 6), measured "
+             "on the `val` split at the pilot. A row that fails one gets no confirmatory seeds, and its claims are "
+             "*not testable*.", ""]
+    if health_frame is None:
+        names = sorted({g.name for r in rows for g in r.gates})
+        return parts + ["**Not measured** (no `health.csv`): the gates are " + "; ".join(f"`{n}`" for n in names)
+                        + ". Every verdict below is therefore conditional on healthy rows.", ""]
+    body = [[f"`{h.row}`", h.gate, _num(h.value), _num(h.threshold),
+             "yes" if str(h.passed).lower() == "true" else ("**no**" if str(h.passed).lower() == "false" else "–"),
+             str(h.note) if h.note == h.note else ""] for h in health_frame.itertuples()]
+    return parts + [md_table(["row", "gate", "value", "threshold", "passed", "note"], body), ""]
+
+
+def _true(x) -> bool:
+    return str(x).lower() in ("true", "1")
+
+
 def _claims_section(table, verdicts, plan, cmp) -> list[str]:
     pm = table.paper_metric
     parts = ["## Claims", "",
@@ -496,9 +558,15 @@ def _claims_section(table, verdicts, plan, cmp) -> list[str]:
              "claim's direction (positive = as the paper says), with a 95% Welch t interval across training seeds "
              "(a paired t on per-seed differences where the claim declares it). A claim against several rivals must "
              "beat every one (intersection–union): the effect shown is the rival that decides the verdict, and every "
-             "rival is listed under *Every interval*. Verdict: *reproduced* if every rival's interval lies above 0 "
-             "and every non-inferiority guard holds; *contradicted* if any lies below 0; *underpowered* if the seed "
-             "plan declared it so before running; *inconclusive* otherwise.", ""]
+             "rival is listed under *Every interval*. Each claim's p-value (the largest over its rivals; for a loss, "
+             "the smallest times their number) is Holm-adjusted across the table's testable claims, and so is its "
+             "equivalence test against ±SESOI (TOST). Verdict (PROTOCOL.md rule 15): *reproduced* if the adjusted "
+             "test puts the effect above zero and every non-inferiority guard holds; *contradicted* if it puts it "
+             "below zero; *absent* if the adjusted TOST puts it inside ±SESOI; *not testable* if a compared row "
+             "failed a health gate or the metric sits at its floor in every compared row; *inconclusive* otherwise. "
+             "A metric declared *toward real* (two-sided, rule 12) is judged as each seed's distance to the real "
+             "data's value. The plan's label and the MDE at the seeds run stand beside the verdict, never instead "
+             "of it.", ""]
     vb = []
     for _, v in verdicts.iterrows():
         worse = [r.strip() for r in str(v["worse"]).split(",")]
@@ -507,11 +575,15 @@ def _claims_section(table, verdicts, plan, cmp) -> list[str]:
         seeds = str(int(v["n"]))
         if v.get("planned_seeds") == v.get("planned_seeds") and v.get("planned_seeds") is not None:
             seeds += f" (planned {int(v['planned_seeds'])})"
-        paper_cell = "same" if v.get("paper_metric") == v["metric"] else _ci(
+        same = v.get("paper_metric") == v["metric"] and not _true(v.get("toward_real"))
+        paper_cell = "same" if same else _ci(
             v.get("paper_effect", np.nan), v.get("paper_ci_low", np.nan), v.get("paper_ci_high", np.nan))
-        vb.append([v["text"], comp, v["metric"], _ci(v["effect"], v["ci_low"], v["ci_high"]), seeds, _num(v["mde"]),
+        metric = v["metric"] + (f" (distance to real {_num(v['real_value'])})" if _true(v.get("toward_real")) else "")
+        vb.append([v["text"], comp, metric, _ci(v["effect"], v["ci_low"], v["ci_high"]), _num(v["p_adj"]),
+                   _num(v["sesoi"]), _num(v["p_tost_adj"]), seeds, _num(v["mde"]), str(v.get("plan_status", "")),
                    f"**{v['verdict']}**", paper_cell, v["why"]])
-    parts += [md_table(["claim", "comparison", "declared metric", "effect [95% CI]", "seeds", "MDE (80% power)",
+    parts += [md_table(["claim", "comparison", "declared metric", "effect [95% CI]", "p (Holm)", "SESOI",
+                        "TOST p (Holm)", "seeds", "MDE (80% power)", "plan",
                         "verdict", f"{pm} (paper's metric) [95% CI]", "why"], vb), "",
               "*MDE* is the minimum detectable effect: the true effect that these seeds, at the measured seed-to-seed "
               "spread, detect with 80% power (two-sided t, α = 0.05; for a claim with k intervals to clear, each at "
@@ -521,8 +593,11 @@ def _claims_section(table, verdicts, plan, cmp) -> list[str]:
     why = []
     for c in table.claims:
         g = "".join(f"; guard: `{m}` may not fall by more than {margin:g} (non-inferiority)" for m, margin in c.guards)
+        sesoi = (f"; SESOI {c.sesoi:g}: {c.sesoi_why or 'no reason given'}" if c.sesoi is not None
+                 else "; **no SESOI declared**")
+        two = "; judged as distance to the real data's value (two-sided, rule 12)" if c.toward_real else ""
         why.append(f"- *{c.text}* — `{c.metric}`" + (" (paired by seed)" if c.paired else "") + ": "
-                   + (c.why or "**no mechanism declared in the table file**") + g)
+                   + (c.why or "**no mechanism declared in the table file**") + g + sesoi + two)
     parts += ["### Why these metrics", "", *why, ""]
     if cmp is not None and len(cmp) and (cmp["kind"].eq("guard").any() or cmp.groupby("claim").size().gt(1).any()):
         text = {c.id: c.text for c in table.claims}

@@ -13,15 +13,24 @@ from pathlib import Path
 import pandas as pd
 
 # code_fingerprint: bench.provenance.code_fingerprint of the code that produced the cell; device: the
-# device kind it ran on ("cpu", "cuda: <name>"); threads: torch threads (float results depend on both)
+# device kind it ran on ("cpu", "cuda: <name>"); threads: torch threads (float results depend on both).
+# What the cell depended on (bench.reproduce; older files lack these columns and read them as missing):
+# cpu_model, cpu_capability (torch.backends.cpu.get_cpu_capability()), torch_version, lock_hash (of
+# requirements.lock), data_hash and embedding_hash (the training data and caption embeddings as loaded),
+# loss_hash and first_losses (the first 20 steps' losses of each unit, JSON); row_definition:
+# bench.cells.row_definition of the row the cell belongs to.
 RUN_COLUMNS = ["row", "seed", "metric", "value", "preset", "dataset", "git_sha", "code_fingerprint", "device",
-               "threads", "checkpoint", "wall_time_s", "error"]
+               "threads", "checkpoint", "wall_time_s", "error", "cpu_model", "cpu_capability", "torch_version",
+               "lock_hash", "data_hash", "embedding_hash", "loss_hash", "first_losses", "row_definition"]
+# hex digests and text read as text, never as numbers (an all-digit hash would lose its leading zeros)
+TEXT_COLUMNS = ("git_sha", "code_fingerprint", "cpu_model", "cpu_capability", "torch_version", "lock_hash",
+                "data_hash", "embedding_hash", "loss_hash", "first_losses", "row_definition")
 
 
 def read_runs(path: Path) -> pd.DataFrame:
     """The rows of ``path``, or an empty frame with :data:`RUN_COLUMNS` when it does not exist yet."""
     if path.is_file():
-        return pd.read_csv(path, keep_default_na=True)
+        return pd.read_csv(path, keep_default_na=True, dtype={c: str for c in TEXT_COLUMNS})
     return pd.DataFrame(columns=RUN_COLUMNS)
 
 

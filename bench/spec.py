@@ -43,6 +43,62 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """A health gate (PROTOCOL.md rule 6): a model must pass it, measured on the ``val`` split at the pilot,
+    before its row may test anything.
+
+    - ``metric``: a score key of :func:`core.metrics.evaluate` measured on ``val`` (``fid``, ``diversity``,
+      ``recall``, ...), or ``log:<key>`` for a training loss read from the run's log (e.g. ``log:loss_q0``),
+      averaged over the last tenth of training.
+    - ``op``: ``"<="`` (the value must be at most the threshold) or ``">="`` (at least).
+    - ``factor`` and ``reference``: the threshold is ``factor`` × the reference value: ``"noise"`` (the
+      metric on uniform noise images, same features, same split and n), ``"real"`` (the metric on real
+      images, same pool size), ``"chance"`` (``chance``, a declared number, e.g. 1/12 for a Q head reading
+      nothing of U[0, 1] noise), or ``""`` (absolute: the threshold is ``factor`` itself).
+    - ``why``: one line justifying the threshold (in the table file, declared before looking).
+    """
+
+    metric: str
+    op: str
+    factor: float
+    reference: str = ""
+    chance: float | None = None
+    why: str = ""
+
+    def __post_init__(self):
+        if self.op not in ("<=", ">="):
+            raise ValueError(f"gate on {self.metric!r}: op must be '<=' or '>=', got {self.op!r}")
+        if self.reference not in ("", "noise", "real", "chance"):
+            raise ValueError(f"gate on {self.metric!r}: reference must be '', 'noise', 'real' or 'chance'")
+        if self.reference == "chance" and self.chance is None:
+            raise ValueError(f"gate on {self.metric!r}: a 'chance' gate needs its chance value")
+
+    @property
+    def name(self) -> str:
+        """A short label, e.g. ``fid <= 0.5 x noise``."""
+        if self.reference == "chance":
+            return f"{self.metric} {self.op} {self.factor:g} x chance ({self.chance:.4g})"
+        return f"{self.metric} {self.op} {self.factor:g}" + (f" x {self.reference}" if self.reference else "")
+
+    def threshold(self, references: dict[str, float] | None = None) -> float:
+        """The gate's threshold given measured reference values ``{"noise": x, "real": y}`` (NaN when the
+        reference it needs was not measured)."""
+        if self.reference == "":
+            return float(self.factor)
+        if self.reference == "chance":
+            return float(self.factor) * float(self.chance)
+        ref = (references or {}).get(self.reference)
+        return float("nan") if ref is None else float(self.factor) * float(ref)
+
+    def passes(self, value: float, references: dict[str, float] | None = None) -> bool:
+        """Whether ``value`` passes (False when the value or the threshold is unknown)."""
+        t = self.threshold(references)
+        if not (value == value and t == t):
+            return False
+        return value <= t if self.op == "<=" else value >= t
+
+
+@dataclass(frozen=True)
 class Row:
     id: str                 # short identifier, used in CSVs and --only
     label: str              # the paper's wording of the row
@@ -52,6 +108,8 @@ class Row:
     # the table's metrics this row is scored on, when not all of them apply (e.g. no "normals" for a model
     # that neither takes nor makes surface normals); None: every metric of the table
     metrics: tuple[str, ...] | None = None
+    # health gates (PROTOCOL.md rule 6), declared in the table file before looking; measured by --health
+    gates: tuple[Gate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +128,12 @@ class Claim:
       varied images must not cost more than 0.02 of conditional accuracy.
     - ``paired``: analyse blocked by training seed (a paired t on per-seed differences) instead of
       Welch's two-sample t; only where declared here, before running.
+    - ``sesoi``: the smallest effect size of interest in the metric's units (PROTOCOL.md rule 4), with
+      ``sesoi_why`` its one-line reason. Seeds are planned to detect it; the equivalence test (TOST
+      against ±SESOI) can return *absent*.
+    - ``toward_real``: a two-sided metric (PROTOCOL.md rule 12, e.g. diversity): each seed's value is
+      judged as its distance to the real data's value at the same pool size (lower is better), not as
+      "more is better".
     """
 
     id: str
@@ -80,8 +144,13 @@ class Claim:
     why: str = ""
     guards: tuple[tuple[str, float], ...] = ()
     paired: bool = False
+    sesoi: float | None = None
+    sesoi_why: str = ""
+    toward_real: bool = False
 
     def __post_init__(self):
+        if self.sesoi is not None and not float(self.sesoi) > 0:
+            raise ValueError(f"claim {self.id!r}: sesoi must be > 0, got {self.sesoi!r}")
         if isinstance(self.worse, str) or not self.worse:
             raise ValueError(f"claim {self.id!r}: worse must be a non-empty tuple of row ids")
         if self.better in self.worse:
@@ -111,3 +180,12 @@ class Table:
     eval_n: dict = field(default_factory=lambda: {"smoke": 64, "quick": 1000, "paper": 30000})
     paper_metric: str = "is_mean"  # the paper's own metric: reported beside each claim's declared one, never instead
     paper_scores: str = "the paper's Inception scores"  # what the paper column holds, in words, for the report
+    # metric -> its floor or chance value (e.g. texture accuracy 0.25 with four textures; recall 0): a claim
+    # whose metric sits within one SESOI of it in every row it compares is not testable (PROTOCOL.md rule 6)
+    floors: dict = field(default_factory=dict)
+
+    def sesoi(self, metric: str) -> float | None:
+        """The smallest SESOI any claim declares on ``metric`` (None when no claim is judged on it): what
+        ``--replicate`` takes as agreement with a committed row."""
+        found = [float(c.sesoi) for c in self.claims if c.metric == metric and c.sesoi is not None]
+        return min(found) if found else None

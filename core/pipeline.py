@@ -27,6 +27,12 @@ from core.models import DataInfo, get_model_spec, seeded_noise
 __all__ = ["Pipeline", "seeded_noise"]
 
 
+
+def condition_kinds_of(cfg: TrainConfig) -> tuple[str, ...]:
+    """The condition kinds a model of ``cfg`` generates from (``("text",)``, ``("label",)``, ``()`` = none),
+    without building it: what a caller outside ``core`` asks instead of the model registry."""
+    return get_model_spec(cfg.model_name).condition_kinds(cfg.model)
+
 class Pipeline:
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, info: DataInfo, meta: dict,
                  device: str | torch.device = "cpu"):

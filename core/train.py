@@ -347,7 +347,7 @@ def _resume_config(stored: TrainConfig, given: TrainConfig, run_dir: Path) -> Tr
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
-          step_hook=None) -> Path:
+          step_hook=None, data_hook=None) -> Path:
     """Train ``cfg`` into run directory ``out``; return it. Runs with ``cfg.num_threads`` torch threads
     and gives the caller's thread count back afterwards.
 
@@ -357,7 +357,12 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         resume: continue from the latest checkpoint in ``out``. The config must match the stored one
             (only :data:`RESUME_MAY_CHANGE` may differ); a directory without checkpoints starts afresh.
         progress: show a tqdm progress bar (rank 0 only).
-        step_hook: optional ``fn(global_step, losses)`` called after each step (tests, benchmarks).
+        step_hook: optional ``fn(global_step, losses)`` called after each step (tests, benchmarks); once it
+            returns ``False`` it is called no more (so a hook that only wants the first steps costs no
+            host sync after them).
+        data_hook: optional ``fn(dataset, keys, conditions)`` called once the training split, the item
+            entries its batches read (``keys``) and its :class:`~core.conditioning.BatchConditions` are
+            loaded, before the first step (the benchmark hashes what a run trained on).
     Raises:
         ConfigError: bad config, a dataset that lacks the model's condition, a differing config on
             resume, or ``out`` exists without ``resume``.
@@ -366,12 +371,12 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     """
     threads = torch.get_num_threads()
     try:
-        return _train(cfg, out, resume, progress, step_hook)
+        return _train(cfg, out, resume, progress, step_hook, data_hook)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step_hook) -> Path:
+def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step_hook, data_hook) -> Path:
     run_dir = Path(out)
     device = _init_distributed(resolve_device(cfg.device))
     rank, world = dist_info()
@@ -408,6 +413,8 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
 
     conds = BatchConditions(dataset, kinds, spec.mismatched, cfg.text_encoder, cfg.dataset)
     keys = batch_keys(spec, kinds)
+    if data_hook is not None:
+        data_hook(dataset, keys, conds)
     check_each_step = checks_each_step(cfg, device)
     on_device = DeviceData(dataset, keys, device, progress and rank == 0) if cfg.data_on_device else None
     sample = dataset[0]
@@ -487,8 +494,8 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
             logging = step % cfg.log_every == 0 or milestone
             if logging or step % cfg.checkpoint_every == 0 or step_hook is not None:
                 ctx.losses = _host_losses(ctx.losses, step)  # deferred check: before any log or checkpoint
-            if step_hook is not None:
-                step_hook(step, ctx.losses)
+            if step_hook is not None and step_hook(step, ctx.losses) is False:
+                step_hook = None  # the hook wants no more steps
             if rank == 0:
                 if logging:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in ctx.losses.items() if k.startswith("loss")})

@@ -41,10 +41,15 @@ METRICS = {
 }
 TABLE_METRICS = tuple(METRICS)
 VERDICT_WORDS = {
-    "reproduced": "the difference goes the paper's way and is larger than the spread between training runs",
-    "contradicted": "the difference goes against the paper and is larger than the spread between training runs",
-    "inconclusive": "the difference is smaller than the spread between training runs, so it could be chance",
-    "underpowered": "declared before running: this many seeds could not detect a difference of the size expected",
+    "reproduced": "the difference goes the paper's way and is larger than the spread between training runs, "
+                  "after correcting for the table's number of claims",
+    "contradicted": "the difference goes against the paper, after the same correction",
+    "absent": "the difference is shown to be smaller than the smallest effect that would matter (an equivalence "
+              "test): the paper's effect is not there at a size that matters",
+    "inconclusive": "the seeds can tell neither a difference nor its absence: it could be chance",
+    "not testable": "a compared model failed a health check (for example it collapsed), or the score sits at "
+                    "chance in every compared model, so the comparison tests nothing",
+    "underpowered": "an older label (protocol version 1): too few seeds planned for the effect expected",
 }
 
 

@@ -135,7 +135,8 @@ def verdict_summary(results: str | Path) -> str:
         sentences.append(f"{str(r['text']).rstrip('.')}: **{r['verdict']}** ({what}).")
     if v["claim"].astype(str).str.endswith("no-gain").any():
         sentences.append("For the claims that stacking or full backpropagation does *not* help the dense GAN (judged "
-                         "as the reverse comparison), *inconclusive* is consistent with no gain, *reproduced* means "
+                         "as the reverse comparison), *absent* shows no gain of a size that matters (what the paper "
+                         "says), *inconclusive* is consistent with no gain but does not show it, *reproduced* means "
                          "it made the images significantly worse and *contradicted* means it did help.")
     sentences += [f"*{k.capitalize()}*: {VERDICT_WORDS[k]}." for k in VERDICT_WORDS if k in counts]
     return " ".join(sentences)

@@ -13,9 +13,11 @@ joint) likewise. SGAN and its rows have about 1.4× the single GAN's generator p
 from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
+from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE, q_gate
 from core.config import build_config
 
 ENCODER = Unit("sgan-encoder", {})
+Z_CHANCE = 1 / 12  # the loss of a Q that reads nothing of z ~ U[0, 1]: the noise's variance
 
 
 def _sgan(**overrides) -> Unit:
@@ -31,8 +33,16 @@ def rows_for(preset: str) -> list[Row]:
     total = _budget(preset)
 
     def row(id_, label, unit, paper_is, stack, losses):
+        # every row: realism, diversity and coverage; where L_ent acts, the Q heads it relies on (Q1 only in a
+        # stack with D1, which carries it)
+        gates = [FID_GATE, DIVERSITY_GATE, RECALL_GATE]
+        over = unit.overrides
+        if over.get("model.ent_weight", 1.0):
+            gates.append(q_gate(0, Z_CHANCE))
+            if over.get("model.stack", True) and over.get("model.d1", True):
+                gates.append(q_gate(1, Z_CHANCE))
         return Row(id_, label, unit, paper={"is_mean": paper_is} if paper_is else {},
-                   params={"stack": stack, "losses": losses})
+                   params={"stack": stack, "losses": losses}, gates=tuple(gates))
 
     single = dict(stack=False, independent_steps=total, joint_steps=0)
     return [
@@ -63,33 +73,44 @@ ENT_WHY = ("SGAN §3.4 and §5: without L_ent the conditional DCGAN 'collapses t
            "class is low within-class diversity (mean pairwise feature distance of samples of one class) and "
            "low recall (the share of real images near a generated one)")
 
+IS_SESOI = dict(sesoi=0.2, sesoi_why="IS 0.2 of a 10-class classifier: the paper's own joint-vs-no-joint gap is 0.22")
+FID_SESOI = dict(sesoi=1.0, sesoi_why="FID 1.0 on the digit classifier's features: a failure to converge shows as "
+                 "many times this")
+
 CLAIMS = (
     Claim("joint", "Joint training improves on independent training", "sgan", ("sgan-no-joint",),
           metric="is_mean",
           why="Table 1 / §5: SGAN 8.59 vs SGAN-no-joint 8.37 on IS; joint training lets G1 adapt to what G0 "
               "needs, which the paper measures as sample quality: IS on the evaluation classifier, at equal "
-              "generator updates"),
+              "generator updates", **IS_SESOI),
     Claim("stack-vs-single", "SGAN-no-joint beats every single-GAN baseline", "sgan-no-joint", SINGLE,
           metric="is_mean",
           why="§5: SGAN-no-joint 'already beats' the single GANs on IS; it must clear each of them "
-              "(intersection–union), not the best by observed mean"),
+              "(intersection–union), not the best by observed mean", **IS_SESOI),
     Claim("ent-diversity", "The entropy loss restores within-class diversity", "dcgan-adv-cond-ent",
-          ("dcgan-adv-cond",), metric="diversity", why=ENT_WHY),
+          ("dcgan-adv-cond",), metric="diversity", why=ENT_WHY,
+          sesoi=0.03, sesoi_why="a tenth of the real data's within-class diversity; judged as distance to it "
+          "(PROTOCOL.md rule 12)", toward_real=True),
     Claim("ent-recall", "The entropy loss restores coverage of the real data (recall)", "dcgan-adv-cond-ent",
-          ("dcgan-adv-cond",), metric="recall", why=ENT_WHY),
+          ("dcgan-adv-cond",), metric="recall", why=ENT_WHY,
+          sesoi=0.05, sesoi_why="recall 0.05: one real image in twenty more (or less) covered"),
     Claim("cond-label", "The conditional loss makes samples follow their label", "dcgan-adv-cond-ent",
           ("dcgan-adv-ent",), metric="cond_acc",
           why="§3.3: L_cond feeds the generated image back through E and asks for the conditioning label; "
               "without it the generator gets no label information, so the evaluation classifier's reading of "
-              "each sample's class (conditional accuracy) is what the term changes"),
+              "each sample's class (conditional accuracy) is what the term changes",
+          sesoi=0.03, sesoi_why="three samples in a hundred drawn in their class"),
     Claim("ent-uses-z0", "With the entropy loss, G0 uses its noise z0", "sgan", ("sgan-no-ent",),
           metric="diversity_detail",
           why="§5, Fig. 2c/d: with a fixed fc3 (fixed y and z1), samples still vary with z0 under L_ent, and "
-              "without it G0 maps fc3 to one image: within-condition diversity with only z0 varied"),
+              "without it G0 maps fc3 to one image: within-condition diversity with only z0 varied. One-sided: "
+              "real data has no z0, so there is no real value to judge the distance to",
+          sesoi=0.03, sesoi_why="as for diversity: a tenth of the real data's within-class diversity"),
     Claim("needs-d1", "The stack without the intermediate discriminator does worse", "sgan", ("sgan-no-d1",),
           metric="fid",
           why="§4: 'a baseline using the full stacked G with no intermediate discriminators failed to converge'; "
-              "a failure to converge shows as samples far from the data: FID on the evaluation classifier"),
+              "a failure to converge shows as samples far from the data: FID on the evaluation classifier",
+          **FID_SESOI),
 )
 
 
@@ -130,4 +151,5 @@ TABLE = Table(
     notes=notes,
     eval_n={"smoke": 64, "quick": 1000, "paper": 10000},
     paper_scores="CIFAR-10 Inception scores (50,000 samples, the standard Inception net), for direction only",
+    floors={"cond_acc": 0.1, "recall": 0.0},  # ten classes; recall's floor
 )

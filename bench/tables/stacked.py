@@ -26,6 +26,7 @@ Rows and what each comparison holds equal (PROTOCOL.md §2):
 from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
+from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE
 from core.config import build_config
 
 LAYERS = ("dense", "conv", "deepconv")
@@ -60,7 +61,8 @@ def rows_for(preset: str) -> list[Row]:
     return [Row(row_id(layer, mode), f"{LAYER_NAMES[layer]}, {MODE_NAMES[mode]} ({r}×{r})", _unit(preset, layer, mode),
                 params={"layer": layer, "mode": mode,
                         "stages": "1 GAN" if mode == "single" else f"{r // 2} → {r}",
-                        "Stage-I in stage 2": {"single": "–", "stacked": "frozen", "full": "trained"}[mode]})
+                        "Stage-I in stage 2": {"single": "–", "stacked": "frozen", "full": "trained"}[mode]},
+                gates=(FID_GATE, DIVERSITY_GATE, RECALL_GATE))
             for layer in LAYERS for mode in ("single", "stacked", "full")]
 
 
@@ -73,16 +75,17 @@ def rows_for(preset: str) -> list[Row]:
 # "Does not help" / "no change" claims: the Claim machinery judges "row A beats row B". A claim that stacking
 # does NOT help is declared as the reverse comparison (A = the row the paper says is not beaten): its verdict
 # reads *reproduced* when A is significantly better (stronger than the paper's "no gain"), *inconclusive* when
-# the interval contains zero (consistent with "no gain", not proof of it), and *contradicted* when B is
-# significantly better, i.e. stacking (or full backpropagation) did help: the outcome that refutes the paper.
-# No new verdict kind: the report's "why" column carries this reading.
+# the interval contains zero (consistent with "no gain", not proof of it), *contradicted* when B is
+# significantly better, i.e. stacking (or full backpropagation) did help: the outcome that refutes the paper,
+# and *absent* (PROTOCOL.md v2) when the difference is shown to lie inside ±SESOI: the paper's "no gain", shown.
 STACK_WHY = ("§4.2: stacking 'does show a noticeable improvement' (conv: clear shape, anatomy, colour) and "
              "improves outline, posture and background (deep-conv): realism of the final-resolution images, FID on "
              "domain features, every row scored at R against one real set. Equal generator updates and training "
              "batches; the single GAN gets more updates at R")
 NO_GAIN_WHY = ("§4.2/§4.3 see no gain for the dense type. Declared as the reverse comparison (see the comment above "
                "CLAIMS): 'contradicted' means the stack/full backpropagation did help, refuting the paper; "
-               "'inconclusive' is consistent with no gain; FID at R as for the other claims")
+               "'absent' shows the paper's no gain (inside ±SESOI); 'inconclusive' is consistent with it, not proof; FID at "
+               "R as for the other claims")
 FULL_WHY = ("§4.3: with full backpropagation the conv and deep-conv stacks 'showed a decrease in performance, "
             "specifically in the detail applied to filling the identified object': realism at R, FID. Paired by "
             "training seed (declared before running): both rows start from the same Stage-I and the same Stage-II "
@@ -92,24 +95,26 @@ ORDER_WHY = ("§4.1: among the baseline GANs 'the deep convolution layers demons
              "equal steps, batch and data, each type with its own widths and optimizer. The order is two claims "
              "(deep-conv > conv, conv > dense); together they imply deep-conv > dense")
 
+FID_SESOI = dict(sesoi=2.0, sesoi_why="FID 2.0: about the smallest gap in realism a reader would act on")
+
 CLAIMS = (
-    Claim("stack-conv", "Stacking beats the single GAN (conv)", "stacked-conv", ("single-conv",), metric="fid",
+    Claim("stack-conv", "Stacking beats the single GAN (conv)", "stacked-conv", ("single-conv",), metric="fid", **FID_SESOI,
           why=STACK_WHY),
     Claim("stack-deepconv", "Stacking beats the single GAN (deep-conv)", "stacked-deepconv", ("single-deepconv",),
-          metric="fid", why=STACK_WHY),
+          metric="fid", **FID_SESOI, why=STACK_WHY),
     Claim("stack-dense-no-gain", "Stacking does not help the dense GAN (judged as: the single dense GAN is not "
-          "beaten by the stack)", "single-dense", ("stacked-dense",), metric="fid", why=NO_GAIN_WHY),
+          "beaten by the stack)", "single-dense", ("stacked-dense",), metric="fid", **FID_SESOI, why=NO_GAIN_WHY),
     Claim("full-conv", "Full backpropagation does not improve on the frozen stack (conv; the paper saw a decrement)",
-          "stacked-conv", ("full-conv",), metric="fid", why=FULL_WHY, paired=True),
+          "stacked-conv", ("full-conv",), metric="fid", **FID_SESOI, why=FULL_WHY, paired=True),
     Claim("full-deepconv", "Full backpropagation does not improve on the frozen stack (deep-conv; the paper saw a "
-          "decrement)", "stacked-deepconv", ("full-deepconv",), metric="fid", why=FULL_WHY, paired=True),
+          "decrement)", "stacked-deepconv", ("full-deepconv",), metric="fid", **FID_SESOI, why=FULL_WHY, paired=True),
     Claim("full-dense-no-gain", "Full backpropagation does not change the dense stack (judged as: the frozen stack "
-          "is not beaten)", "stacked-dense", ("full-dense",), metric="fid", paired=True,
+          "is not beaten)", "stacked-dense", ("full-dense",), metric="fid", **FID_SESOI, paired=True,
           why=NO_GAIN_WHY + "; paired by seed as the other full-backpropagation claims"),
     Claim("order-deepconv-conv", "Among single GANs, deep-conv beats conv", "single-deepconv", ("single-conv",),
-          metric="fid", why=ORDER_WHY),
+          metric="fid", **FID_SESOI, why=ORDER_WHY),
     Claim("order-conv-dense", "Among single GANs, conv beats dense", "single-conv", ("single-dense",),
-          metric="fid", why=ORDER_WHY),
+          metric="fid", **FID_SESOI, why=ORDER_WHY),
 )
 
 

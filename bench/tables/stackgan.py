@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from bench.spec import Claim, Row, Table, Unit
+from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE
 from core.config import build_config
 
 RESOLUTIONS = {"smoke": (16, 32, 64), "quick": (16, 32, 64), "paper": (64, 128, 256)}
@@ -48,7 +49,8 @@ def rows_for(preset: str) -> list[Row]:
 
     def row(id_, label, unit, paper_is, ca, tt, res):
         return Row(id_, label, unit, paper={"is_mean": paper_is} if paper_is else {},
-                   params={"CA": ca, "text twice": tt, "resolution": res})
+                   params={"CA": ca, "text twice": tt, "resolution": res},
+                   gates=(FID_GATE, DIVERSITY_GATE, RECALL_GATE))
 
     return [
         row("stage1-lo", f"{P[64]} Stage-I GAN", _stage1(lo, False), (2.66, 0.03), no, "–", lo),
@@ -91,27 +93,33 @@ TT_WHY = ("StackGAN §3.3 conditions Stage-II on the text again so it can 'captu
           "omitted by Stage-I': what the caption asks for that a 16-px sketch cannot hold, i.e. texture, read by "
           "the evaluation classifier (per-attribute accuracy, both rows at the high resolution)")
 GUARD = (("cond_acc", 0.02),)
+# Smallest effects of interest (PROTOCOL.md rule 4), declared from what a reader would act on, not from data
+FID_SESOI = dict(sesoi=2.0, sesoi_why="FID 2.0: about the smallest gap in realism a reader would act on")
+DIV_SESOI = dict(sesoi=0.03, sesoi_why="0.03: about a tenth of the real data's per-caption diversity (0.34, real "
+                 "images drawn from the train split; docs/metrics.md)", toward_real=True)
+TEX_SESOI = dict(sesoi=0.03, sesoi_why="texture accuracy 0.03: three captions in a hundred rendered with the asked "
+                 "texture")
 
 CLAIMS = (
     Claim("ca-stage1-lo", "CA improves the low-resolution Stage-I GAN", "stage1-lo-ca", ("stage1-lo",),
-          metric="diversity", why=CA_WHY, guards=GUARD),
+          metric="diversity", why=CA_WHY, guards=GUARD, **DIV_SESOI),
     Claim("ca-stage1-hi", "CA improves the single-stage high-resolution GAN", "stage1-hi-ca", ("stage1-hi",),
-          metric="diversity", why=CA_WHY, guards=GUARD),
+          metric="diversity", why=CA_WHY, guards=GUARD, **DIV_SESOI),
     Claim("stacking", "Stacking beats the single-stage GAN at the same resolution (equal final-resolution "
-          "updates)", "stack-hi-ca-tt", ("stage1-hi-ca-eqfinal",), metric="fid", why=STACK_WHY),
+          "updates)", "stack-hi-ca-tt", ("stage1-hi-ca-eqfinal",), metric="fid", why=STACK_WHY, **FID_SESOI),
     Claim("stacking-images", "Stacking beats the single-stage GAN at the same resolution (equal training "
-          "images)", "stack-hi-ca-tt", ("stage1-hi-ca-eqimages",), metric="fid", why=STACK_WHY),
+          "images)", "stack-hi-ca-tt", ("stage1-hi-ca-eqimages",), metric="fid", why=STACK_WHY, **FID_SESOI),
     Claim("text-twice-hi", "Text twice helps (high resolution, with CA)", "stack-hi-ca-tt", ("stack-hi-ca",),
-          metric="cond_acc_texture", why=TT_WHY),
+          metric="cond_acc_texture", why=TT_WHY, **TEX_SESOI),
     Claim("text-twice-mid", "Text twice helps (middle resolution, with CA)", "stack-mid-ca-tt", ("stack-mid-ca",),
-          metric="cond_acc_texture", why=TT_WHY),
+          metric="cond_acc_texture", why=TT_WHY, **TEX_SESOI),
     Claim("ca-tt-best", "CA and text twice together are best", "stack-hi-ca-tt", ("stack-hi-ca", "stack-hi-tt"),
           metric="fid", why="Table 2's best row: overall image quality at the final resolution, FID as for "
-                            "stacking; it must beat every rival (intersection–union)"),
+                            "stacking; it must beat every rival (intersection–union)", **FID_SESOI),
     Claim("vs-gan-int-cls", "StackGAN beats GAN-INT-CLS", "stack-hi-ca-tt", ("gan-int-cls",), metric="fid",
           why="Table 1 compares realism (IS) of StackGAN's 256×256 images with GAN-INT-CLS's 64×64: FID at the "
               "table's highest resolution against one real set; GAN-INT-CLS trains at StackGAN's batch, widths "
-              "and Stage-I steps"),
+              "and Stage-I steps", **FID_SESOI),
 )
 
 
@@ -138,4 +146,5 @@ def notes(preset: str, dataset: str) -> str:
 TABLE = Table(paper="stackgan", title="StackGAN ablation (Zhang et al., ICCV 2017, Tables 1–2)", dataset="shapes",
               paper_scores="Inception scores on CUB with an Inception net fine-tuned on birds",
               metrics=("is", "fid", "kid", "cond_acc", "diversity"),
-              display=("is_mean", "fid", "kid_mean", "cond_acc", "diversity"), rows_for=rows_for, claims=CLAIMS, notes=notes)
+              display=("is_mean", "fid", "kid_mean", "cond_acc", "diversity"), rows_for=rows_for, claims=CLAIMS, notes=notes,
+              floors={"cond_acc_texture": 0.25})  # four textures: chance

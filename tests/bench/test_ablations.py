@@ -119,25 +119,30 @@ def test_every_claim_on_every_metric_marks_intervals_that_exclude_zero():
     assert "2 intervals" in " ".join(lines) and "1 do" in " ".join(lines)
 
 
-def test_plan_from_a_pilot_writes_plan_csv_and_the_confirmatory_command(tmp_path, capsys):
-    """--plan-from: seeds per claim from the committed 3-seed pilot; the confirmatory run starts after the
-    pilot's seeds (PROTOCOL.md §4)."""
+def test_plan_from_refuses_a_pilot_without_row_definitions_and_plans_one_made_under_todays(tmp_path, capsys):
+    """--plan-from (PROTOCOL.md rule 4): the committed pilot predates row fingerprints, so it is refused; the
+    same cells stamped with today's definitions plan every claim by its SESOI, at least 4 seeds, within the cap;
+    the confirmatory command follows the plan on seeds after the pilot's."""
     from pathlib import Path
 
+    from bench.cells import definitions
+
     pilot = Path(__file__).resolve().parents[2] / "results" / "stackgan" / "pilot" / "runs.csv"
-    assert ab.main(["--paper", "stackgan", "--preset", "quick", "--plan-from", str(pilot), "--out", str(tmp_path)]) == 0
+    assert ab.main(["--paper", "stackgan", "--preset", "quick", "--plan-from", str(pilot), "--out", str(tmp_path)]) == 2
+    assert "predate protocol v2" in capsys.readouterr().err
+    defs = definitions(TABLE, "quick", "shapes")
+    stamped = pd.read_csv(pilot)
+    stamped["row_definition"] = stamped["row"].map(defs["rows"])
+    stamped.to_csv(tmp_path / "pilot.csv", index=False)
+    assert ab.main(["--paper", "stackgan", "--preset", "quick", "--plan-from", str(tmp_path / "pilot.csv"),
+                    "--out", str(tmp_path), "--cap-hours", "40"]) == 0
     plan = pd.read_csv(tmp_path / "plan.csv")
-    assert set(plan["claim"]) == {c.id for c in TABLE.claims} and (plan["seeds"] <= 10).all()
-    assert plan["underpowered"].any() and not plan["underpowered"].all()
+    assert set(plan["claim"]) == {c.id for c in TABLE.claims} and (plan["seeds"] >= 4).all()
+    assert (plan["sesoi"] == [c.sesoi for c in TABLE.claims]).all() and (plan["cap_core_h"] == 40).all()
+    assert plan["metric_definition"].str.len().eq(12).all()
     printed = capsys.readouterr().out
-    assert "--first-seed 3" in printed and "--dataset" not in printed
+    assert "--follow-plan --first-seed 3" in printed and "--dataset" not in printed
     # a pilot of another dataset is refused: its cells are not this dataset's
-    assert ab.main(["--paper", "stackgan", "--dataset", "mnist5k", "--preset", "quick", "--plan-from", str(pilot),
-                    "--out", str(tmp_path)]) == 2
-    assert "holds cells of shapes/quick, not mnist5k/quick" in capsys.readouterr().err
-    # on another dataset than the table's, the printed command keeps it (else it would train the default one)
-    other = pd.read_csv(pilot).assign(dataset="mnist5k")
-    other.to_csv(tmp_path / "pilot.csv", index=False)
     assert ab.main(["--paper", "stackgan", "--dataset", "mnist5k", "--preset", "quick", "--plan-from",
-                    str(tmp_path / "pilot.csv"), "--out", str(tmp_path)]) == 0
-    assert "--paper stackgan --dataset mnist5k --preset quick" in capsys.readouterr().out
+                    str(tmp_path / "pilot.csv"), "--out", str(tmp_path)]) == 2
+    assert "holds cells of shapes/quick, not mnist5k/quick" in capsys.readouterr().err

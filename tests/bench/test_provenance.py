@@ -2,11 +2,14 @@
 retrains a cell and reproduces its numbers bit for bit."""
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 
 import pandas as pd
 import pytest
+import torch
 
 import bench.ablations as ab
 import bench.cells as cells
@@ -66,8 +69,19 @@ def test_a_code_change_makes_cells_stale_and_verify_reproduces_a_cell(tmp_path, 
     runs = pd.read_csv(out / "runs.csv")
     assert set(runs["code_fingerprint"]) == {"aaaaaaaaaaaa"} and set(runs["threads"]) == {1}
     assert set(runs["device"]) == {"cpu"}
+    # what the cell depended on (PROTOCOL.md rule 17), on every line of it
+    for col in ("cpu_model", "cpu_capability", "torch_version", "lock_hash", "data_hash", "embedding_hash", "loss_hash",
+                "first_losses", "row_definition"):
+        assert runs[col].notna().all() and runs[col].nunique() == 1, col
+    from bench.tables.stackgan import TABLE
+
+    row = next(r for r in TABLE.rows_for("smoke") if r.id == "stage1-lo")
+    assert runs["row_definition"][0] == cells.row_definition(row, "smoke", "shapes")
+    lock = hashlib.sha256(prov.ROOT.joinpath("requirements.lock").read_bytes()).hexdigest()[:12]
+    assert runs["lock_hash"][0] == lock and runs["cpu_capability"][0] == torch.backends.cpu.get_cpu_capability()
     assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 0
-    assert "reproduced bit for bit" in capsys.readouterr().err
+    log = capsys.readouterr().out  # the whole verify log is on stdout
+    assert "inputs: the same" in log and log.rstrip().endswith("reproduced bit for bit")
     # another code state: the committed cell is stale, --resume trains it again, in its own run folder
     monkeypatch.setattr(cells, "code_fingerprint", lambda paper: "bbbbbbbbbbbb")
     assert finished_cells(pd.read_csv(out / "runs.csv"), "bbbbbbbbbbbb") == set()
@@ -86,4 +100,18 @@ def test_verify_detects_a_difference(tmp_path, monkeypatch, capsys):
     runs.loc[runs["metric"] == "fid", "value"] += 1e-9  # a committed number the code does not give
     runs.to_csv(out / "runs.csv", index=False)
     assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 1
-    assert "fid: committed" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "fid: committed" in log and "inputs: the same" in log
+    assert log.rstrip().endswith("NOT reproduced: training agrees at every step: it departs in the last update or in "
+                                 "scoring")  # smoke runs are shorter than the 20 recorded steps
+    # the committed cell trained on other data: the first input that differs is named
+    runs.assign(data_hash="0123456789ab").to_csv(out / "runs.csv", index=False)
+    assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 1
+    assert "NOT reproduced: inputs differ (data hash 0123456789ab vs " in capsys.readouterr().out
+    # same inputs, a loss that differs at step 2: the step is named
+    losses = json.loads(runs["first_losses"][0])
+    losses[0][1]["loss_g"][1] += 0.5
+    runs.assign(first_losses=json.dumps(losses)).to_csv(out / "runs.csv", index=False)
+    assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 1
+    assert f"NOT reproduced: training departs at step 2 of unit {losses[0][0]} (1 of 1): loss_g committed" in (
+        capsys.readouterr().out)

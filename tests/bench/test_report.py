@@ -7,7 +7,7 @@ import pytest
 
 from bench.report import _claims_on_every_metric, provenance, update_readme, write_outputs
 from bench.spec import Claim, Row, Table, Unit
-from bench.stats import holm, plan_seeds, write_plan
+from bench.stats import holm, plan_table, write_plan
 
 ROWS = [Row("base", "Base", Unit("m", {})), Row("ca", "With CA", Unit("m", {"ca": True})),
         Row("tiny", "Tiny change", Unit("m", {"t": 1}))]
@@ -56,10 +56,10 @@ def test_report_from_one_clean_commit_states_it_and_its_command(tmp_path):
     assert v.loc["ca", "verdict"] == "inconclusive" and v.loc["ca-free", "verdict"] == "reproduced"
     assert v.loc["ca", "paper_metric"] == "is_mean" and v.loc["ca", "paper_ci_low"] < 0 < v.loc["ca", "paper_ci_high"]
     summary = text.split("## Summary")[1].split("## Run")[0]
-    assert "**Held (reproduced):** *CA adds diversity (no guard)*" in summary
-    assert "non-inferiority guard fails" in summary
-    assert "Read as a pilot" in summary  # no plan.csv: the cells plan the next run
-    assert "| MDE (80% power) |" in text and "| resolvable |" not in text.split("## Seed plan")[0]
+    assert "**Reproduced:** *CA adds diversity (no guard)*" in summary
+    assert "favours the claim, but its guard fails" in summary
+    assert "**Plan:** none was declared" in summary  # no plan.csv: nothing was sized to a SESOI
+    assert "| MDE (80% power) |" in text and "| p (Holm) |" in text and "## Seed plan" not in text
     assert "CA samples the condition" in text and "guard: `cond_acc` may not fall by more than 0.02" in text
     assert (tmp_path / "a" / "comparisons.csv").is_file() and (tmp_path / "a" / "verdicts.csv").is_file()
     cmp = pd.read_csv(tmp_path / "a" / "comparisons.csv")
@@ -87,22 +87,36 @@ def test_mixed_devices_are_flagged(tmp_path):
     assert "not one device kind and one thread count" in text
 
 
-def test_a_declared_plan_makes_claims_underpowered_and_flags_reused_pilot_seeds(tmp_path):
+def test_a_declared_plan_stands_beside_the_verdicts_and_reused_pilot_seeds_are_flagged(tmp_path):
+    sized = tuple(Claim(c.id, c.text, c.better, c.worse, c.metric, why=c.why, guards=c.guards, sesoi=0.05)
+                  for c in CLAIMS)
+    table = Table(paper="toy", title="Toy table", dataset="shapes", metrics=("is",),
+                  display=("is_mean", "diversity", "cond_acc"), rows_for=lambda p: ROWS, claims=sized)
     pilot = make_runs(range(3))
-    plan = plan_seeds(TABLE, pilot, cap=10)
-    assert bool(plan.set_index("claim").loc["tiny", "underpowered"])
+    plan = plan_table(table, pilot, cap_hours=0.1)  # the floor alone (3 rows x 4 seeds x 1 min) fits; nothing more
     out = tmp_path / "c"
     out.mkdir()
     write_plan(plan, out / "plan.csv")  # found by default beside runs.csv
-    res, text = write(out, make_runs(range(3, 8)))
+    runs = make_runs(range(3, 8))
+    runs.to_csv(out / "runs.csv", index=False)
+    res = write_outputs(table, ROWS, SimpleNamespace(preset="quick", dataset="shapes"), out, command="x",
+                        wall_time_s=1.0, n_seeds=5, machine="test")
+    text = (out / "report.md").read_text()
     v = res["verdicts"].set_index("claim")
-    assert v.loc["tiny", "verdict"] == "underpowered" and v.loc["ca-free", "verdict"] == "reproduced"
+    assert v.loc["ca-free", "verdict"] == "reproduced"  # the data's verdict, whatever the plan's label
+    assert v.loc["tiny", "verdict"] == "absent"  # +0.001 with a tight spread: inside ±0.05
     summary = text.split("## Summary")[1].split("## Run")[0]
-    assert "**Underpowered** (declared before running" in summary and "*The tiny change helps*" in summary
-    assert "core-hours" in summary and "reuse the pilot's training seeds" not in summary
-    assert "## Seed plan" in text and "Declared before these cells ran" in text
+    assert summary.index("Health gates") < summary.index("Not testable") < summary.index("**Reproduced:**")
+    assert "**Absent**" in summary and "## Seed plan" in text and "reuse the pilot's training seeds" not in summary
     _, text = write(tmp_path / "e", make_runs(range(3)), plan=plan)  # the pilot's own seeds again
     assert "**These cells reuse the pilot's training seeds** (0, 1, 2)" in text
+
+
+def test_report_starts_with_unhealthy_rows_and_untestable_claims(tmp_path):
+    _, text = write(tmp_path / "h", make_runs(range(4)), health={"base": ["fid 60 > 27 (fid <= 0.5 x noise)"]})
+    summary = text.split("## Summary")[1].split("## Run")[0]
+    assert summary.index("**Unhealthy rows**") < summary.index("**Not testable:**") < summary.index("**Reproduced:**")
+    assert "`base` — fid 60 > 27" in summary and "*CA adds diversity* — unhealthy row(s)" in summary
 
 
 def test_exploratory_table_bolds_only_holm_survivors():

@@ -53,7 +53,9 @@ def test_aggregate_and_verdicts_have_their_columns(out):
     assert VERDICT_COLUMNS[:12] == ["claim", "text", "metric", "better", "worse", "rival", "effect", "ci_low",
                                     "ci_high", "n", "verdict", "why"]
     assert set(verdicts["claim"]) == {c.id for c in TABLE.claims}
-    assert set(verdicts["verdict"]) <= {"reproduced", "contradicted", "inconclusive", "underpowered"}
+    from bench.stats import VERDICTS
+
+    assert set(verdicts["verdict"]) <= set(VERDICTS)  # underpowered is a plan's label, never a verdict
 
 
 def test_report_plot_and_sample_sheets(out):
@@ -94,3 +96,31 @@ def test_report_only_fills_the_readme_block_named_after_the_default_folder(out, 
     own, other = readme.read_text().split("<!-- stackgan-results:end -->")
     assert own.endswith("old\n")
     assert "results/stackgan-mnist5k/report.md" in other and "**Claims**" in other and other.endswith("b\n")
+
+
+def test_replicate_trains_new_seeds_and_tests_agreement_within_sesoi(out, capsys):
+    """--replicate ROW --seeds 2: two seeds after the committed ones (2 and 3), trained under <out>/replicate/ in
+    worker processes, then an equivalence test per metric with a SESOI (the table's, or --sesoi); runs.csv is
+    left alone. A SESOI nothing can meet makes it exit 1; a second call trains nothing."""
+    before = (out / "runs.csv").read_bytes()
+    argv = ["--paper", "stackgan", "--preset", "smoke", "--out", str(out), "--no-progress", "--jobs", "2",
+            "--replicate", "stage1-lo", "--seeds", "2", "--sesoi", "fid=1000", "--sesoi", "is_mean=1"]
+    assert ab.main(argv + ["--sesoi", "diversity=1"]) == 0
+    printed = capsys.readouterr().out
+    assert "new seeds [2, 3]" in printed and "committed seeds [0, 1]" in printed
+    assert "every tested metric agrees within ±SESOI" in printed
+    result = pd.read_csv(out / "replicate-stage1-lo.csv")
+    from bench.replicate import COLUMNS
+
+    assert list(result.columns) == COLUMNS and set(result["metric"]) == {"fid", "is_mean", "diversity"}
+    assert (result["verdict"] == "agrees within ±SESOI").all() and (result["new_seeds"] == "2 3").all()
+    assert (result["committed_seeds"] == "0 1").all() and (result["new_n"] == 2).all()
+    new = pd.read_csv(out / "replicate" / "runs.csv")
+    assert sorted(set(new["seed"])) == [2, 3] and set(new["row"]) == {"stage1-lo"}
+    assert (out / "runs.csv").read_bytes() == before
+    # FID within ±1e-6 of the committed mean cannot be shown with 2 seeds: not every metric agrees
+    assert ab.main(argv[:-4] + ["--sesoi", "fid=1e-6"]) == 1
+    printed = capsys.readouterr().out
+    assert "NOT every tested metric agrees" in printed and "seeds" not in capsys.readouterr().err
+    assert pd.read_csv(out / "replicate" / "runs.csv").shape == new.shape  # nothing retrained
+    assert ab.main(argv[:-4] + ["--sesoi", "nope=1"]) == 2  # a metric the row is not scored on
