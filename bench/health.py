@@ -365,7 +365,7 @@ def measure_health(table: Table, rows: Sequence[Row], runs: pd.DataFrame, args, 
             why = list(errors.get(gate.metric, [])) or ([] if got else [f"no {gate.metric} on any seed"])
             if gate.reference in SIDES and threshold != threshold:
                 why.append(ref_notes.get((gate.reference, gate.metric), f"no {gate.reference} reference"))
-            unknown = not got and why and all(w.startswith("not measured") for w in why)
+            unknown = not got and why and all("not measured" in w for w in why)
             lines.append(_line(row, gate, split, value, threshold,
                                None if unknown else bool(gate.passes(value, ref.get(gate.metric))),
                                len(got), "; ".join(why + notes)))

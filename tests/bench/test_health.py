@@ -99,7 +99,7 @@ def fake_measure(monkeypatch):
     """Stand-ins for the evaluator: each run's values by run directory name, and fixed references."""
     measured = {
         "a-0": {"fid": 18.0, "diversity": 0.04}, "a-1": {"fid": 22.0, "diversity": 0.06},
-        "c-0": {"fid": 60.0},
+        "c-0": {"fid": 60.0}, "e-0": {"fid": 20.0},
     }
     calls = []
 
@@ -169,6 +169,15 @@ def test_health_measures_each_gate_on_val_and_names_failures(tmp_path, fake_meas
     back = health.read_health(path)
     assert list(back["passed"]) == list(frame["passed"]) and health.unhealthy_rows(back) == bad
     assert health.read_health(tmp_path / "none.csv") is None and health.unhealthy_rows(None) == {}
+
+
+def test_a_training_log_gate_on_an_export_without_a_log_is_not_measured_not_failed(tmp_path, fake_measure):
+    rows = _rows({"e": (FID_NOISE, Q_CHANCE)})
+    runs = _runs(tmp_path, {("e", 0): True})  # a checkpoint, but no log.jsonl beside it (a shipped export)
+    frame = health.measure_health(TABLE, rows, runs, _args(), tmp_path)
+    q = frame[frame["gate"] == Q_CHANCE.name].iloc[0]
+    assert q["passed"] is None and "no training log" in q["note"]
+    assert "e" not in health.unhealthy_rows(frame) and "e" in health.unmeasured_rows(frame)
 
 
 def test_a_reference_that_cannot_be_measured_fails_its_gate(tmp_path, monkeypatch):
