@@ -353,10 +353,12 @@ def _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_
                      "or unhealthy. Measure them with `python -m bench.ablations --paper "
                      f"{table.paper} --health` on the pilot's cells.")
     else:
-        parts.append("- **Health gates:** every measured row passes (`health.csv`).")
-    if health_frame is not None:
         from bench.health import unmeasured_rows
 
+        unknown = unmeasured_rows(health_frame)
+        if len(unknown) < len(set(health_frame["row"])):
+            parts.append("- **Health gates:** every measured row passes (`health.csv`).")
+    if health_frame is not None:
         if unknown := unmeasured_rows(health_frame):
             parts.append("- **Health not measured** (neither known healthy nor unhealthy; the verdicts below assume "
                          "they are healthy): " + ", ".join(f"`{r}`" for r in unknown) + ".")
@@ -453,6 +455,7 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
                  if len(cells) and cells["row"].nunique() == len(rows) else ""),
               code_line]
     if judged_by:
+        parts[-1] = parts[-1].replace("regenerate this report", "regenerate these cells")
         parts.append(f"- Verdicts: judged from these cells under PROTOCOL.md version 2 by {judged_by}; the cells "
                      "themselves come from the commit above")
     if references:
@@ -519,6 +522,8 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
     parts += ["## Reproduce", ""]
     if prov["single"]:
         parts += ["```bash", f"git checkout {prov['sha']}", command, "```", ""]
+        if judged_by:
+            parts += [f"makes the cells; the verdicts above were judged from them by {judged_by}.", ""]
     else:
         parts += ["```bash", command, "```", "",
                   "**This command does not regenerate the numbers above**: their cells come from several code states "

@@ -155,3 +155,17 @@ def test_claim_rejects_malformed_guards(bad):
         Claim("c", "x", "a", ("b",), guards=(bad,))
     with pytest.raises(ValueError):
         Claim("c", "x", "a", "b")  # a string, not a tuple of rows
+
+
+def test_a_health_file_that_measured_nothing_claims_no_healthy_row(tmp_path):
+    from bench.health import HEALTH_COLUMNS, write_health
+
+    out = tmp_path / "n"
+    out.mkdir()
+    frame = pd.DataFrame([{"row": r.id, "gate": "fid <= 0.5 x noise", "metric": "fid", "value": np.nan,
+                           "threshold": np.nan, "passed": None, "seeds": 0, "split": "val",
+                           "note": "not measured: checkpoint missing"} for r in ROWS], columns=HEALTH_COLUMNS)
+    write_health(frame, out / "health.csv")
+    _, text = write(out, make_runs(range(3)))
+    summary = text.split("## Summary")[1].split("## Run")[0]
+    assert "every measured row passes" not in summary and "**Health not measured**" in summary
