@@ -341,6 +341,8 @@ def _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_
     k = len(verdicts)
     if not k:
         return parts + ["This table declares no claims.", ""]
+    from bench.health import unmeasured_rows
+
     by = {x: [v for _, v in verdicts.iterrows() if v["verdict"] == x] for x in VERDICTS}
     # rule 17: first the unhealthy rows and the claims that cannot be tested
     gated = [r for r in rows if r.gates]
@@ -353,8 +355,6 @@ def _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_
                      "or unhealthy. Measure them with `python -m bench.ablations --paper "
                      f"{table.paper} --health` on the pilot's cells.")
     else:
-        from bench.health import unmeasured_rows
-
         unknown = unmeasured_rows(health_frame)
         if len(unknown) < len(set(health_frame["row"])):
             parts.append("- **Health gates:** every measured row passes (`health.csv`).")

@@ -169,3 +169,21 @@ def test_a_health_file_that_measured_nothing_claims_no_healthy_row(tmp_path):
     _, text = write(out, make_runs(range(3)))
     summary = text.split("## Summary")[1].split("## Run")[0]
     assert "every measured row passes" not in summary and "**Health not measured**" in summary
+
+
+def test_unhealthy_rows_from_a_health_file_lead_the_summary(tmp_path):
+    from bench.health import HEALTH_COLUMNS, write_health
+
+    out = tmp_path / "u"
+    out.mkdir()
+    frame = pd.DataFrame([{"row": "base", "gate": "recall >= 0.05", "metric": "recall", "value": 0.0,
+                           "threshold": 0.05, "passed": False, "seeds": 1, "split": "val", "note": ""},
+                          {"row": "ca", "gate": "recall >= 0.05", "metric": "recall", "value": np.nan,
+                           "threshold": np.nan, "passed": None, "seeds": 0, "split": "val",
+                           "note": "not measured: checkpoint missing"}], columns=HEALTH_COLUMNS)
+    write_health(frame, out / "health.csv")
+    res, text = write(out, make_runs(range(3)))
+    summary = text.split("## Summary")[1].split("## Run")[0]
+    assert "**Unhealthy rows**" in summary and "`base` — recall 0 < 0.05" in summary
+    assert "**Health not measured**" in summary and "`ca`" in summary.split("**Health not measured**")[1]
+    assert (res["verdicts"].set_index("claim").loc["ca", "verdict"]) == "not testable"
