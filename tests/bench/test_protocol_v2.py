@@ -199,3 +199,18 @@ def test_two_sided_diversity_is_judged_as_distance_to_the_real_value():
     assert v["verdict"] == CONTRADICTED and v["effect"] == pytest.approx(-0.095) and v["real_value"] == 0.30
     assert judge(claim, runs, references={"diversity": 0.45})["verdict"] == REPRODUCED
     assert "not measured" in judge(claim, runs)["why"]
+
+
+def test_a_two_stage_design_is_declared_in_the_plan_and_tests_at_its_alpha():
+    claims = (Claim("c", "x", "big", ("base",), sesoi=1.0),)
+    plan = plan_table(table_of(*claims), PILOT, cap_hours=1000, two_stage=(4, 0.0294))
+    assert plan.loc[0, "alpha"] == pytest.approx(0.0294) and "two-stage" in plan.loc[0, "design"]
+    # the stage's α, not 0.05: a p of about 0.04 is not enough
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        a, b = rng.normal(1.2, 1, 6), rng.normal(0, 1, 6)
+        if 0.0294 < stats.ttest_ind(a, b, equal_var=False).pvalue < 0.05:
+            break
+    conf = runs_from({"big": list(a), "base": list(b)})
+    assert judge_table(table_of(*claims), conf).iloc[0]["verdict"] == REPRODUCED
+    assert judge_table(table_of(*claims), conf, plan=plan).iloc[0]["verdict"] == INCONCLUSIVE
