@@ -261,3 +261,25 @@ def test_a_stage2_row_starts_from_its_parents_stage1(runs, tmp_path):
     p, c = _weights(parent), _weights(child)
     stage1 = [k for k in c if k.startswith(("netG1.", "netD1."))]
     assert stage1 and all(torch.equal(c[k], p[k]) for k in stage1)
+
+
+def test_the_papers_dense_d_is_blind_to_the_batch_mean_and_the_other_norms_are_not():
+    """Why the dense GANs drew static (docs/stacked.md): with BN right before the linear head and real and fake
+    in separate D calls, a batch's mean logit is the same whatever the batch holds; LayerNorm or no norm see it."""
+    from core.models.stacked import DenseDiscriminator
+
+    torch.manual_seed(0)
+    a = torch.rand(16, 3, 8, 8) * 2 - 1    # one batch
+    b = torch.rand(16, 3, 8, 8) * 0.2 + 0.5  # a very different one
+    for norm, blind in (("batch", True), ("layer", False), ("none", False)):
+        d = DenseDiscriminator(3, 8, (32, 16), 0.0, norm).train()
+        gap = float(d(a).mean() - d(b).mean())
+        assert (abs(gap) < 1e-5) == blind, (norm, gap)
+
+
+def test_dense_d_norm_is_checked():
+    from core.config import ConfigError
+    from core.models.stacked import StackedConfig
+
+    with pytest.raises(ConfigError):
+        StackedConfig(layer="dense", dense_d_norm="group")

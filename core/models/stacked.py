@@ -74,6 +74,7 @@ from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, ada
 from core.nn import init_weights
 
 LAYERS = ("dense", "conv", "deepconv")
+DENSE_D_NORMS = ("batch", "layer", "none")
 MODES = ("single", "stacked", "full")
 CUB_STEPS_PER_EPOCH = 8855 // 64  # CUB-200-2011 train split at batch 64
 
@@ -101,6 +102,10 @@ class StackedConfig:
     dense_d: tuple[int, ...] = (256, 64)          # dense D hidden layers
     dense_dropout: float = 0.1                    # the paper: "dropout", no rate; chosen on val at quick
                                                   # (scripts/stacked_dropout_probes.sh, docs/stacked.md)
+    # the dense D's normalisation after each hidden layer: "batch" (the paper's BN), "layer" (LayerNorm, per
+    # sample) or "none". With BN as the last op before the linear head and real and fake in separate D calls,
+    # the head's batch-mean logit cannot depend on the batch (docs/stacked.md, "Why the dense GANs drew static")
+    dense_d_norm: str = "batch"
     conv_width: int = 256                         # filters of every 3×3 conv (G and D)
     conv_layers: int = 5                          # 3×3 convs in G's body and in D
     deepconv_widths: tuple[int, ...] = (256, 128, 64)  # transposed convs before the 3-filter one; D mirrors them
@@ -122,6 +127,8 @@ class StackedConfig:
         sizes = (self.z_dim, self.conv_width, self.conv_layers, *self.dense_g, *self.dense_d, *self.deepconv_widths)
         if not (self.dense_g and self.dense_d and self.deepconv_widths) or min(sizes) < 1:
             raise ConfigError("stacked: every width and z_dim must be ≥ 1, and the width tuples non-empty")
+        if self.dense_d_norm not in DENSE_D_NORMS:
+            raise ConfigError(f"stacked: dense_d_norm must be one of {list(DENSE_D_NORMS)}, got {self.dense_d_norm!r}")
         if not 0 <= self.dense_dropout < 1 or self.lr_g < 0 or self.lr_d < 0:
             raise ConfigError("stacked: dense_dropout must be in [0, 1) and lr_g, lr_d ≥ 0")
 
@@ -166,13 +173,20 @@ class DenseGenerator(nn.Module):
 
 
 class DenseDiscriminator(nn.Module):
-    """Flattened image → [Linear → LeakyReLU → BN → dropout] per hidden width → Linear → logit."""
+    """Flattened image → [Linear → LeakyReLU → norm → dropout] per hidden width → Linear → logit; ``norm`` is
+    BN (the paper), LayerNorm or nothing."""
 
-    def __init__(self, channels: int, resolution: int, hidden: tuple[int, ...], dropout: float):
+    def __init__(self, channels: int, resolution: int, hidden: tuple[int, ...], dropout: float,
+                 norm: str = "batch"):
         super().__init__()
         layers, prev = [], channels * resolution * resolution
         for h in hidden:
-            layers += [nn.Linear(prev, h), _act(), nn.BatchNorm1d(h), nn.Dropout(dropout)]
+            layers += [nn.Linear(prev, h), _act()]
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(h))
+            elif norm == "layer":
+                layers.append(nn.LayerNorm(h))
+            layers.append(nn.Dropout(dropout))
             prev = h
         layers.append(nn.Linear(prev, 1))
         self.net = nn.Sequential(*layers)
@@ -309,7 +323,7 @@ def make_generator(cfg: StackedConfig, channels: int, resolution: int, latent: b
 
 def make_discriminator(cfg: StackedConfig, channels: int, resolution: int) -> nn.Module:
     if cfg.layer == "dense":
-        return DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout)
+        return DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout, cfg.dense_d_norm)
     if cfg.layer == "conv":
         return ConvDiscriminator(channels, resolution, cfg.conv_width, cfg.conv_layers)
     return DeepConvDiscriminator(channels, resolution, tuple(reversed(cfg.deepconv_widths)))
@@ -422,8 +436,8 @@ def _generate(model: StackedGAN, condition: dict, noise: dict) -> dict:
 # ----------------------------------------------------------------------------------------------
 # presets
 
-_LAYER_FIELDS = {"dense": ("dense_g", "dense_d", "dense_dropout"), "conv": ("conv_width", "conv_layers"),
-                 "deepconv": ("deepconv_widths",)}
+_LAYER_FIELDS = {"dense": ("dense_g", "dense_d", "dense_dropout", "dense_d_norm"),
+                 "conv": ("conv_width", "conv_layers"), "deepconv": ("deepconv_widths",)}
 
 
 def _canonical(cfg: StackedConfig) -> StackedConfig:
