@@ -42,7 +42,8 @@ def code_fingerprint(paper: str, root: Path = ROOT) -> str:
 def dirty_code(root: Path = ROOT) -> list[str]:
     """Files under the fingerprint's folders that differ from the commit (modified, staged or new and
     not ignored), as ``git status --porcelain`` lines; ``[]`` for a clean tree or outside git."""
-    paths = ["core", "bench", "results/classifiers", "requirements.txt", "constraints.txt"]
+    paths = ["core", "bench", "results/classifiers", "requirements.txt", "requirements-dev.txt", "requirements-nodeps.txt",
+             "requirements.lock", "constraints.txt"]
     try:
         out = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root, capture_output=True,
                              text=True, timeout=30)
