@@ -63,7 +63,11 @@ def test_the_paper_preset_builds_the_papers_layers():
     assert [l.out_features for l in _of(m.netG1, nn.Linear)] == [256, 512, 1024, 3 * 16 * 16]
     assert [l.in_features for l in _of(m.netG2, nn.Linear)][0] == 3 * 16 * 16  # the Stage-I image, flattened
     assert [l.out_features for l in _of(m.netD2, nn.Linear)] == [256, 64, 1]
-    assert len(_of(m.netD2, nn.Dropout)) == 2 and len(_of(m.netD2, nn.BatchNorm1d)) == 2
+    # the D's BN is the paper's only with dense_d_norm=batch: by default (chosen on val) it has none, as BN right
+    # before the head is blind to a batch's mean (test_the_papers_dense_d_is_blind_...)
+    assert len(_of(m.netD2, nn.Dropout)) == 2 and len(_of(m.netD2, nn.BatchNorm1d)) == 0
+    paper_d = StackedGAN(_cfg("paper", layer="dense", dense_d_norm="batch"), SMOKE).netD2
+    assert len(_of(paper_d, nn.BatchNorm1d)) == 2 and len(_of(paper_d, nn.Dropout)) == 2
     assert len(_of(m.netG1, nn.BatchNorm1d)) == 3 and len(_of(m.netG1, nn.LeakyReLU)) == 3
     seq = list(m.netG1.net)
     assert all(isinstance(a, nn.LeakyReLU) and isinstance(b, nn.BatchNorm1d) for a, b in zip(seq[1::3], seq[2::3]))
