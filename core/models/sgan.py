@@ -120,6 +120,20 @@ def _fc_bn_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cin, cout, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
 
 
+def init_trunk(trunk: nn.Module, kind: str) -> None:
+    """A discriminator trunk's initialisation. ``"normal"``: N(0, 0.02), the reference code's (done by
+    :func:`~core.nn.init_weights`), which shrinks the signal by about 0.3 per layer at the quick widths: D0's
+    trunk passes on 1/300-1/400 of the pixels' spread, so its Q head starts blind (docs/sgan.md, issue #26).
+    ``"kaiming"``: He-normal for the leaky ReLU (gain √(2/(1+0.2²)) / √fan_in), which keeps the spread."""
+    if kind == "normal":
+        return
+    if kind != "kaiming":
+        raise ConfigError(f"d_init must be 'normal' or 'kaiming', got {kind!r}")
+    for m in trunk.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+
+
 class FeatureGenerator(nn.Module):
     """G1 (MNIST): [z1 ‖ one-hot y] → FC512-BN-ReLU → FC512-BN-ReLU → FC(fc3)-ReLU = ĥ1."""
 
@@ -169,13 +183,14 @@ class ImageGenerator(nn.Module):
 class FeatureDiscriminator(nn.Module):
     """D1 (MNIST): fc3 → FC256-lReLU ×2 (the shared trunk) → adv logit and Q1 (FC z1, sigmoid)."""
 
-    def __init__(self, in_dim: int, hidden: int, z_dim: int):
+    def __init__(self, in_dim: int, hidden: int, z_dim: int, init: str = "normal"):
         super().__init__()
         self.trunk = nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
                                    nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, inplace=True))
         self.adv = nn.Linear(hidden, 1)
         self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
         init_weights(self)
+        init_trunk(self.trunk, init)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """h ``[B, fc3]`` → (logits ``[B]``, ẑ1 ``[B, Z1]`` in [0, 1])."""
@@ -187,7 +202,8 @@ class ImageDiscriminator(nn.Module):
     """D0 (MNIST): conv5 s2 32 → 64 → 128 (lReLU, no BN) → FC256-lReLU (the shared trunk) → adv logit and
     Q0 (FC z0, sigmoid)."""
 
-    def __init__(self, channels: int, resolution: int, widths: tuple[int, int, int], hidden: int, z_dim: int):
+    def __init__(self, channels: int, resolution: int, widths: tuple[int, int, int], hidden: int, z_dim: int,
+                 init: str = "normal"):
         super().__init__()
         layers, cin, side = [], channels, resolution
         for w in widths:
@@ -198,6 +214,7 @@ class ImageDiscriminator(nn.Module):
         self.adv = nn.Linear(hidden, 1)
         self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
         init_weights(self)
+        init_trunk(self.trunk, init)
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """image ``[B, C, R, R]`` → (logits ``[B]``, ẑ0 ``[B, Z0]`` in [0, 1])."""
@@ -247,6 +264,8 @@ class SganConfig:
     d1_hidden: int = 256
     d0_widths: tuple[int, int, int] = (32, 64, 128)
     d0_hidden: int = 256
+    # the discriminator trunks' initialisation (init_trunk): "normal" = N(0, 0.02), the reference code's
+    d_init: str = "normal"
 
 
 def _check(cfg: SganConfig) -> None:
@@ -288,11 +307,11 @@ class SGAN(nn.Module):
         self.netG0 = ImageGenerator(cond_dim, cfg.z0_dim, cfg.g0_z_fc, cfg.g0_c0, cfg.g0_c1, info.resolution,
                                     info.channels)
         self.netD0 = ImageDiscriminator(info.channels, info.resolution, tuple(cfg.d0_widths), cfg.d0_hidden,
-                                        cfg.z0_dim)
+                                        cfg.z0_dim, cfg.d_init)
         if cfg.stack:
             self.netG1 = FeatureGenerator(info.num_classes, cfg.z1_dim, cfg.g1_hidden, cfg.fc3)
             if cfg.d1:
-                self.netD1 = FeatureDiscriminator(cfg.fc3, cfg.d1_hidden, cfg.z1_dim)
+                self.netD1 = FeatureDiscriminator(cfg.fc3, cfg.d1_hidden, cfg.z1_dim, cfg.d_init)
 
 
 class EncoderModel(nn.Module):
