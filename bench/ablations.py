@@ -424,6 +424,11 @@ def main(argv=None) -> int:
     default_out = out.resolve() == Path("results", default_name).resolve()
     if default_out and Path("README.md").is_file() and update_readme(Path("README.md"), default_name, out / "report.md"):
         print("README.md: results section updated")
+    if default_out:  # the index of every table's claims (results/README.md, index.html, forest.png)
+        from bench.index import write_index
+
+        write_index(out.resolve().parent)
+        print(f"{out.resolve().parent / 'README.md'}: results index updated")
     print(f"done: {out}/report.md")
     return 0
 
