@@ -17,7 +17,10 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_FILES = ("bench/ablations.py", "bench/spec.py", "bench/runs.py", "bench/provenance.py")
+# the runner and what makes a cell (cells.py trains and scores it, reproduce.py records its inputs), and the
+# paper's table with the gates every table shares (tables/__init__.py)
+BENCH_FILES = ("bench/ablations.py", "bench/cells.py", "bench/reproduce.py", "bench/spec.py", "bench/runs.py",
+               "bench/provenance.py", "bench/tables/__init__.py")
 
 
 def fingerprint_files(paper: str, root: Path = ROOT) -> list[Path]:

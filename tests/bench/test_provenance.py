@@ -115,3 +115,11 @@ def test_verify_detects_a_difference(tmp_path, monkeypatch, capsys):
     assert ab.main([*SMOKE, "--out", str(out), "--verify", "stage1-lo", "0"]) == 1
     assert f"NOT reproduced: training departs at step 2 of unit {losses[0][0]} (1 of 1): loss_g committed" in (
         capsys.readouterr().out)
+
+
+def test_the_code_that_makes_a_cell_is_in_its_fingerprint():
+    from bench.provenance import ROOT, fingerprint_files
+
+    names = {str(f.relative_to(ROOT)) for f in fingerprint_files("stacked")}
+    assert {"bench/cells.py", "bench/reproduce.py", "bench/tables/stacked.py", "core/models/stacked.py"} <= names
+    assert "bench/tables/sgan.py" not in names and "bench/report.py" not in names  # another table; verdicts only
