@@ -17,6 +17,9 @@ _FILLER = {"a", "an", "the", "no", "with", "pattern", "surface", "shape", "sign"
            "relief", "embossed", "markings"}
 
 
+_BACKDROP = {"background", "backdrop"}
+
+
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
@@ -76,7 +79,13 @@ def notice(caption: str) -> str:
     elif unknown:
         notes.append(f"ℹ️ The training captions never say *{', '.join(unknown[:8])}*: the model goes by "
                      f"*{', '.join(known)}*.")
-    colors = set(v.color[w] for w in words if w in v.color)
+    # "… on a white background": the word before background/backdrop asks for a background, not an object colour
+    asked_bg = {words[i - 1] for i, w in enumerate(words) if w in _BACKDROP and i and words[i - 1] not in _FILLER}
+    strange_bg = sorted(w for w in asked_bg if w not in v.background)
+    if strange_bg:
+        notes.append(f"ℹ️ The training images have only **{', '.join(shapes.BACKGROUNDS)}** backgrounds; "
+                     f"*{', '.join(strange_bg)}* is not one of them, so the model will pick one of those.")
+    colors = set(v.color[w] for w in words if w in v.color and w not in asked_bg)
     if len(colors) > 1:
         notes.append(f"ℹ️ Each training shape has **one colour** (a pattern is lighter and darker "
                      f"shades of it), so {' and '.join(sorted(colors))} will be mixed.")

@@ -166,6 +166,9 @@ def test_emoji_and_non_latin_captions_still_generate(served, gallery):
     ("a red circle next to a green square", "one shape"),
     ("a pink ring on a gray background", "^$"),
     ("a plain white arrow on a black background", "^$"),
+    # white is an object colour, not a background the data has: say that, not "blue and white will be mixed"
+    ("a small blue star on a white background", "only \\*\\*black, gray, beige, navy\\*\\* backgrounds; \\*white\\*"),
+    ("a small blue star on a deep navy background", "^$"),
 ])
 def test_notice_for_words_the_model_never_saw(served, caption, expect):
     notice = served.client.predict(caption, 1, 0, True, api_name="/generate")[2]
