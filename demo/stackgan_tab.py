@@ -35,6 +35,7 @@ EXAMPLES = [
     "a plain purple star on a gray background",
     "a checkered yellow square on a black background",
 ]
+SHOWCASE = Path(__file__).resolve().parent.parent / "results" / "stackgan" / "showcase" / "scores.json"
 DISPLAY = 128  # side of every image sent: Stage-I and Stage-II enlarged by whole pixels (nearest neighbour)
 MAX_SAMPLES = 8
 MAX_STEPS = 10
@@ -182,6 +183,27 @@ class StackGANDemo:
                 "sentence encoder.")
 
 
+def quality_line(scores_json: Path = SHOWCASE) -> str:
+    """One line under the examples: they were picked, and what the shipped model gets on held-out captions,
+    read from ``bench.showcase``'s ``scores.json`` (chance from the data's number of shapes, colours and
+    patterns); ``""`` when the file is missing or unreadable."""
+    import json
+
+    from core.data import shapes
+
+    try:
+        test = json.loads(Path(scores_json).read_text())["scores"]["final"]["test"]
+        said = [(name, test[f"cond_acc_{key}"], 1 / len(values)) for name, key, values in
+                (("shape", "shape", shapes.SHAPES), ("colour", "color", shapes.COLORS),
+                 ("pattern", "texture", shapes.TEXTURES))]
+    except (OSError, KeyError, ValueError, TypeError):
+        return ""
+    return ("The examples were picked among this model's better results. On 1,000 held-out test captions the "
+            "evaluation classifier reads the asked " + ", ".join(f"{n} in {v:.0%}" for n, v, _ in said)
+            + " of its images (chance " + ", ".join(f"{c * 100:g}%" for _, _, c in said) + "); free captions often get "
+            "the wrong shape.")
+
+
 def build(ctx: Context) -> None:
     """Add the tab's components and events to the enclosing ``gr.Blocks``."""
     model = StackGANDemo(ctx.checkpoints.get("stackgan"))
@@ -224,6 +246,8 @@ def build(ctx: Context) -> None:
                     outputs=outputs, fn=run, run_on_click=True, cache_examples=False, visible_columns=[0],
                     api_visibility="private", label="Examples (click one to generate it)",
                     elem_id="examples")
+        if line := quality_line():
+            gr.Markdown(line, elem_id="stackgan-quality")
 
         with gr.Accordion("What the model knows", open=True, elem_id="knows"):
             strip = model.training_strip()

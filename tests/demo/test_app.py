@@ -294,3 +294,19 @@ def test_results_tab_reads_like_a_report(served):
     assert rows[1].endswith("| 3.70 ± 0.04 |")  # the paper's number beside ours
     assert plot is None  # this toy paper has no plot
     assert_no_leak(summary, claims, legend, table)
+
+
+def test_the_stackgan_tab_says_its_examples_were_picked_and_how_good_the_model_is(tmp_path):
+    import json
+
+    from demo.stackgan_tab import SHOWCASE, quality_line
+
+    shipped = json.loads(SHOWCASE.read_text())["scores"]["final"]["test"]
+    line = quality_line()
+    assert "picked among this model's better results" in line
+    assert f"shape in {shipped['cond_acc_shape']:.0%}" in line and "chance 10%, 12.5%, 25%" in line
+    other = tmp_path / "scores.json"  # the line follows the file, not prose
+    other.write_text(json.dumps({"scores": {"final": {"test": {"cond_acc_shape": 0.9, "cond_acc_color": 0.5,
+                                                                "cond_acc_texture": 0.25}}}}))
+    assert "shape in 90%, colour in 50%, pattern in 25%" in quality_line(other)
+    assert quality_line(tmp_path / "missing.json") == ""
