@@ -142,6 +142,17 @@ def verdict_summary(results: str | Path) -> str:
     return " ".join(sentences)
 
 
+def healthy_rows(health_csv: Path) -> set[str]:
+    """The table's rows whose every gate passed on val (``bench.health``'s ``health.csv``: row, gate, ...,
+    passed); empty when the file is missing or unreadable."""
+    try:
+        h = pd.read_csv(health_csv)
+        passed = h["passed"].astype(str).str.lower() == "true"
+    except (OSError, KeyError, ValueError, pd.errors.ParserError):
+        return set()
+    return {str(r) for r, ok in passed.groupby(h["row"]).all().items() if ok}
+
+
 class StackedDemo:
     """The models found under ``root`` (loaded once, at start-up) and the tab's actions.
 
@@ -150,8 +161,10 @@ class StackedDemo:
             ``$STACKED_DEMO_CHECKPOINTS``, else :data:`DEFAULT_ROOT`.
     """
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None, health: str | Path | None = None):
         root = Path(root or os.environ.get("STACKED_DEMO_CHECKPOINTS") or DEFAULT_ROOT)
+        # the table's health gates on val (bench.ablations --health): the first view is a model that passes them
+        self.healthy = healthy_rows(Path(health) if health else DEFAULT_ROOT.parent / RESULTS / "health.csv")
         self.models: dict[tuple[str, str], NoiseBatcher] = {}
         self.problems: list[str] = []  # one line per model on disk that could not be loaded
         for layer in LAYERS:
@@ -172,8 +185,10 @@ class StackedDemo:
 
     @property
     def first(self) -> tuple[str, str] | None:
-        """The (layer, mode) shown before any click: the first on disk, in the table's order."""
-        return next(iter(self.models), None)
+        """The (layer, mode) shown before any click: the first on disk, in the table's order, that passes every
+        health gate of its row (``results/stacked/health.csv``); the first on disk when none is known healthy."""
+        healthy = [k for k in self.models if f"{k[1]}-{k[0]}" in self.healthy]
+        return next(iter(healthy or self.models), None)
 
     def _batcher(self, layer, mode) -> NoiseBatcher:
         if not self.models:

@@ -55,7 +55,8 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 # every shipped checkpoint (demo/*_tab.py: results/checkpoints/<name>), and, for every results/<paper>/
 # holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read.
 CHECKPOINTS = "results/checkpoints/"
-RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "showcase/scores.json")
+RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv",
+                "showcase/scores.json")
 CODE = ("demo/", "core/")
 TOP = ("README.md", "app.py", "LICENSE")
 

@@ -230,8 +230,8 @@ def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
             for i in _images(browser, s):
                 assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
 
-        # The stacked study's tab: the first model (dense, single: no Stage-I) and the comparison of its three
-        # modes (single 8 images; each stack 8 Stage-I + 8 Stage-II).
+        # The stacked study's tab: the first model (the first healthy one, conv single: no Stage-I) and the
+        # comparison of its three modes (single 8 images; each stack 8 Stage-I + 8 Stage-II).
         _tab(browser, "Stacked vs single").click()
         for s, n in (("#stacked-final", 8), ("#stacked-compare", 40)):
             wait.until(lambda d, s=s, n=n: len(_names(d, s)) == n)

@@ -79,7 +79,7 @@ def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
 def test_finds_the_models_on_disk(demo):
     assert demo.error is None and demo.problems == []
     assert list(demo.models) == [("dense", "single"), ("conv", "single"), ("conv", "stacked"), ("conv", "full")]
-    assert demo.first == ("dense", "single")  # the table's order: dense first
+    assert demo.first == ("conv", "single")  # the one the shipped health.csv passes (dense fails every gate)
     assert all(b.pipe.cfg.model.layer == layer and b.pipe.cfg.model.mode == mode
                for (layer, mode), b in demo.models.items())
     text = demo.describe()
@@ -306,3 +306,17 @@ def test_the_tab_without_models_or_table_says_how_to_make_them(tmp_path):
         assert_no_leak(str(err.value))
     finally:
         app.close()
+
+
+def test_the_first_view_is_a_healthy_model_when_health_is_known(root, tmp_path):
+    from demo.stacked_tab import healthy_rows
+
+    health = tmp_path / "health.csv"
+    pd.DataFrame([{"row": "single-dense", "gate": "fid", "passed": False},
+                  {"row": "stacked-conv", "gate": "fid", "passed": True},
+                  {"row": "stacked-conv", "gate": "recall", "passed": True},
+                  {"row": "full-conv", "gate": "fid", "passed": True},
+                  {"row": "full-conv", "gate": "recall", "passed": None}]).to_csv(health, index=False)
+    assert healthy_rows(health) == {"stacked-conv"}  # a gate not measured is not a pass
+    assert StackedDemo(root, health).first == ("conv", "stacked")
+    assert StackedDemo(root, tmp_path / "missing.csv").first == ("dense", "single")  # unknown: the table's order
