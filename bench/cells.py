@@ -112,19 +112,34 @@ def scoring_resolutions(table: Table, args) -> tuple[int, int]:
     return max(sides), min(sides)
 
 
+def eval_n(table: Table, args) -> int:
+    """Images per measurement: ``--eval-n``, else the table's for the preset (what every cell is scored with)."""
+    return int(getattr(args, "eval_n", None) or table.eval_n[args.preset])
+
+
+def table_evaluate(generator, table: Table, args, metrics: list[str], data_seed: int, *, split: str = "test",
+                   n: int | None = None, dataset: str | None = None, inception: bool = False) -> dict[str, float]:
+    """:func:`core.metrics.evaluate` with the table's evaluation settings, the same for every row: the
+    evaluation seed, ``n`` images (default :func:`eval_n`), the scoring resolution and scored attributes
+    (:func:`scoring_resolutions`), on ``split``. ``generator``: a pipeline or a stand-in (noise, real data)."""
+    from core.metrics import evaluate
+
+    high, low = scoring_resolutions(table, args)
+    return dict(evaluate(generator, dataset or args.dataset, metrics=metrics, n=n or eval_n(table, args),
+                         seed=EVAL_SEED, split=split, inception=inception, data_seed=data_seed,
+                         progress=not getattr(args, "no_progress", True), score_resolution=high, attributes_at=low))
+
+
 def score(run: Path, table: Table, args, seed: int, metrics: tuple[str, ...] | None = None) -> dict[str, float]:
     """Every score of the run's final model on the test split: the same evaluation seed, real reference
     set, scoring resolution and scored attributes for every row. ``metrics``: the row's subset of the
     table's metrics (``Row.metrics``; default: all of them)."""
-    from core.metrics import evaluate
     from core.pipeline import Pipeline
 
     pipe = Pipeline.from_checkpoint(run)
-    high, low = scoring_resolutions(table, args)
     chosen = [m for m in table.metrics if metrics is None or m in metrics]
-    return dict(evaluate(pipe, pipe.cfg.dataset, metrics=chosen, n=args.eval_n or table.eval_n[args.preset],
-                         seed=EVAL_SEED, inception=args.inception, data_seed=pipe.cfg.dataset_seed,
-                         progress=not args.no_progress, score_resolution=high, attributes_at=low))
+    return table_evaluate(pipe, table, args, chosen, pipe.cfg.dataset_seed, dataset=pipe.cfg.dataset,
+                          inception=args.inception)
 
 
 def device_kind(device: str) -> str:
@@ -196,11 +211,13 @@ def metric_definition(table: Table, preset: str, dataset: str, metric: str, root
     """12 hex digits naming how ``metric`` is measured for ``table``: the metrics asked of the evaluator,
     the number of images, the scoring resolutions, the table's floors, and the source of ``core/metrics``
     (a change there, e.g. which attributes ``cond_acc`` averages, voids a plan made before it)."""
+    from types import SimpleNamespace
+
     root = root or Path(__file__).resolve().parent.parent
-    sides = [unit_config(r.unit, preset, 0, dataset, "cpu", Path("."), 1).resolution for r in table.rows_for(preset)]
+    high, low = scoring_resolutions(table, SimpleNamespace(preset=preset, dataset=dataset, device="cpu", threads=1))
     src = {str(f.relative_to(root)): f.read_text() for f in sorted((root / "core" / "metrics").rglob("*.py"))}
     return _digest({"metric": metric, "asked": list(table.metrics), "eval_n": table.eval_n.get(preset),
-                    "score_at": [max(sides), min(sides)], "floor": table.floors.get(metric), "source": src})
+                    "score_at": [high, low], "floor": table.floors.get(metric), "source": src})
 
 
 def definitions(table: Table, preset: str, dataset: str) -> dict:

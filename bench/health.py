@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 import torch
 
-from bench.cells import EVAL_SEED, scoring_resolutions, unit_config
+from bench.cells import EVAL_SEED, eval_n, scoring_resolutions, table_evaluate, unit_config
 from bench.runs import read_runs
 from bench.spec import Gate, Row, Table
 
@@ -76,11 +76,6 @@ def table_conditions(table: Table, args) -> tuple[str, ...]:
     return kinds.most_common(1)[0][0]
 
 
-def eval_n(table: Table, args) -> int:
-    """Images per measurement: ``--eval-n``, else the table's for the preset (what every cell is scored with)."""
-    return int(args.eval_n or table.eval_n[args.preset])
-
-
 # ---------------------------------------------------------------------------------------------- measuring
 
 class NoiseImages:
@@ -113,16 +108,12 @@ class NoiseImages:
 def score_keys(generator, table: Table, args, split: str, keys: Sequence[str], n: int, data_seed: int,
                dataset: str | None = None) -> dict[str, float]:
     """The score keys ``keys`` of ``generator`` (a pipeline or stand-in) on ``split``, with the table's
-    evaluation settings (:func:`bench.cells.score`'s): ``EVAL_SEED``, ``n`` images, the table's scoring
-    resolution and scored attributes. Keys the evaluator did not write are left out."""
-    from core.metrics import evaluate
-
-    high, low = scoring_resolutions(table, args)
+    evaluation settings (:func:`bench.cells.table_evaluate`, as every cell is scored): ``n`` images. Keys the
+    evaluator did not write are left out."""
     asked = [evaluate_metric(k) for k in keys]
     metrics = list(dict.fromkeys(m for m, _ in asked))
-    scores = evaluate(generator, dataset or args.dataset, metrics=metrics, n=n, seed=EVAL_SEED, split=split,
-                      inception=any(i for _, i in asked), data_seed=data_seed,
-                      progress=not getattr(args, "no_progress", True), score_resolution=high, attributes_at=low)
+    scores = table_evaluate(generator, table, args, metrics, data_seed, split=split, n=n, dataset=dataset,
+                            inception=any(i for _, i in asked))
     return {k: float(scores[k]) for k in keys if k in scores}
 
 

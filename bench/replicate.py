@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from bench.stats import ALPHA, tost, welch_test
+from bench.stats import ALPHA, fresh_seeds, tost, welch_test
 
 AGREES, DIFFERS, INCONCLUSIVE = "agrees within ±SESOI", "differs", "inconclusive"
 COLUMNS = ["row", "metric", "sesoi", "committed_mean", "committed_sd", "committed_n", "committed_seeds", "new_mean",
@@ -67,10 +67,7 @@ def cell_values(runs: pd.DataFrame, row: str, fingerprint: str | None = None) ->
     return ok.drop_duplicates(["seed", "metric"], keep="last")[["seed", "metric", "value"]]
 
 
-def next_seeds(committed: pd.DataFrame, k: int) -> list[int]:
-    """``k`` training seeds after the largest one ``committed`` holds."""
-    first = int(committed["seed"].max()) + 1 if len(committed) else 0
-    return list(range(first, first + k))
+next_seeds = fresh_seeds  # ``k`` training seeds after the largest one the committed cells hold
 
 
 def agreement(new: np.ndarray, committed: np.ndarray, sesoi: float) -> dict:

@@ -407,7 +407,8 @@ def _judge_one(c: Claim, runs, level, power, references, health, floors) -> tupl
     cmp = comparisons(c, runs, level, power, references)
     main = cmp[cmp["kind"] == "claim"].reset_index(drop=True)
     guards = cmp[cmp["kind"] == "guard"].reset_index(drop=True)
-    present = set(_clean(runs)["row"][_clean(runs)["metric"] == c.metric]) if len(runs) else set()
+    vals = _clean(runs)
+    present = set(vals["row"][vals["metric"] == c.metric]) if len(runs) else set()
     missing = [r for r in (c.better, *c.worse) if r not in present]
     if missing or main["n"].min() < 2:
         pick = main["n"].idxmin() if len(main) else None
@@ -603,12 +604,12 @@ def plan_table(table: Table, pilot_runs: pd.DataFrame, cap_hours: float = CAP_HO
     design = (f"two-stage: stage 1 at {two_stage[0]} seeds per row, stage 2 adds seeds to the claims stage 1 "
               f"leaves open; each stage tests at α = {two_stage[1]:g}" if two_stage else f"one stage at α = {alpha:g}")
     lines = []
+    vals = _clean(pilot_runs)
     for c in table.claims:
         rows = [c.better, *c.worse]
         pe = power_each(c.comparisons, power)
         sd, n_rows, _ = metric_sd(pilot_runs, c.metric)
         sd_c = sd * math.sqrt(2) if c.paired else sd
-        vals = _clean(pilot_runs)
         pilot_seeds = sorted({int(s) for s in vals[vals["row"].isin(rows)]["seed"]})
         notes = []
         if c.sesoi is None:
@@ -686,11 +687,7 @@ def _fund(lines: list[dict], hours: dict[str, float], cap_hours: float, min_seed
 
 def plan_total_hours(plan: pd.DataFrame, hours: dict[str, float]) -> float:
     """Core-hours of the whole confirmatory run the plan asks for (each row at its largest planned seeds)."""
-    seeds: dict[str, int] = {}
-    for p in plan.itertuples():
-        for r in str(p.rows).split():
-            seeds[r] = max(seeds.get(r, 0), int(p.seeds))
-    return float(sum(n * hours.get(r, math.nan) for r, n in seeds.items()))
+    return float(sum(n * hours.get(r, math.nan) for r, n in row_seeds(plan).items()))
 
 
 def row_seeds(plan: pd.DataFrame) -> dict[str, int]:
