@@ -1,6 +1,7 @@
 # Two commands (see README Quickstart):
 #   make run    set up .venv if needed, then run the project's main job
-#   make test   set up .venv if needed, then run the default test suite
+#   make test   set up .venv if needed, then run the quick test suite (tests marked slow skipped)
+# `make test-all` runs every test, slow ones included: CI (.ci/run) runs it. PYTEST_ARGS adds pytest options.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -45,11 +46,13 @@ lock: requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.
 run: setup
 	$(PY) app.py 7860
 
+PYTEST_ARGS ?=
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-all: setup
-	$(PY) -m pytest -q -m "" --benchmark-disable
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m pytest -q -o addopts="" --benchmark-only tests

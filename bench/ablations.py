@@ -105,34 +105,27 @@ def run_jobs(args, argv: list[str], seeds: list[int], out: Path) -> None:
     """Train ``seeds`` in ``args.jobs`` parallel processes (``--seed S --jobs 1`` each, one thread per
     process unless ``--threads``); each logs to ``<out>/logs/seeds-<S...>.log``. Cells of one seed
     share their Stage-I parents, so seeds are the unit of parallel work."""
-    import subprocess
+    from bench.launch import seed_lanes
 
-    groups = [seeds[i::args.jobs] for i in range(min(args.jobs, len(seeds)))]
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    strip = {"--jobs", "--seed", "--resume", "--report-only", "--no-progress"}
+    base = drop_options(argv, {"--jobs", "--seed", "--resume", "--report-only", "--no-progress"}, ("--jobs", "--seed"))
+    seed_lanes("bench.ablations", [*base, "--out", str(out.resolve()), "--resume", "--no-progress", "--jobs", "1",
+                                   "--no-report"], seeds, args.jobs, out / "logs", args.threads)
+
+
+def drop_options(argv: list[str], names: set[str], with_value: tuple[str, ...]) -> list[str]:
+    """``argv`` without the options ``names`` (and the next word of those in ``with_value`` when given as
+    ``--name VALUE``)."""
     base, skip = [], False
-    for a in argv:  # drop the options each child gets its own value for
+    for a in argv:
         if skip:
             skip = False
             continue
         name = a.split("=", 1)[0]
-        if name in strip:
-            skip = "=" not in a and name in ("--jobs", "--seed")
+        if name in names:
+            skip = "=" not in a and name in with_value
             continue
         base.append(a)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    procs = []
-    for group in groups:
-        cmd = [sys.executable, "-m", "bench.ablations", *base, "--out", str(out.resolve()), "--resume",
-               "--no-progress", "--jobs", "1", "--no-report", *[x for s in group for x in ("--seed", str(s))]]
-        log = open(out / "logs" / f"seeds-{'-'.join(map(str, group))}.log", "a")
-        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT), log, group))
-        print(f"seeds {group}: pid {procs[-1][0].pid}, log {log.name}", file=sys.stderr)
-    for proc, log, group in procs:
-        code = proc.wait()
-        log.close()
-        if code != 0:
-            print(f"warning: the process for seeds {group} exited with {code}; see {log.name}", file=sys.stderr)
+    return base
 
 
 def other_settings(runs, args) -> str:

@@ -194,6 +194,24 @@ def references(table: Table, args, split: str, metrics: Mapping[str, Sequence[st
     return out
 
 
+def read_log(log: Path) -> dict[int, dict]:
+    """``{step: its line}`` of a :mod:`core.train` ``log.jsonl`` (event lines left out; a resumed run re-logs
+    a step, and the later line counts).
+
+    Raises:
+        FileNotFoundError: no log.
+    """
+    if not Path(log).is_file():
+        raise FileNotFoundError(f"no training log {log}")
+    records: dict[int, dict] = {}
+    for line in Path(log).read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            if "event" not in rec:
+                records[int(rec["step"])] = rec
+    return records
+
+
 def log_tail_mean(log: Path, key: str, tail: float = LOG_TAIL) -> float:
     """The mean of ``key`` over the last ``tail`` of the training steps that log it.
 
@@ -206,14 +224,7 @@ def log_tail_mean(log: Path, key: str, tail: float = LOG_TAIL) -> float:
     Raises:
         FileNotFoundError: no log; ValueError: no line logs ``key``.
     """
-    if not log.is_file():
-        raise FileNotFoundError(f"no training log {log}")
-    records: dict[int, dict] = {}  # step -> its line (a resumed run re-logs a step: the later line counts)
-    for line in log.read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            if "event" not in rec:
-                records[int(rec["step"])] = rec
+    records = read_log(log)
     steps = sorted(records)
     logged = [s for s in steps if key in records[s]]
     if not logged:

@@ -50,6 +50,30 @@ POLL_S = {"local": 1.0, "slurm": 15.0, "debug": 0.0}
 _PLAIN = (str, int, float, bool, type(None))
 
 
+# ---------------------------------------------------------------------------------------------- seed lanes
+
+def seed_lanes(module: str, base: list[str], seeds: list[int], jobs: int, log_dir: Path, threads: int = 1) -> None:
+    """Run ``python -m module *base --seed S ...`` in ``jobs`` parallel processes, the seeds dealt round-robin
+    (one process per core, ``threads`` torch threads each); each logs to ``<log_dir>/seeds-<S...>.log``.
+    Waits for all; a process that fails is named (its log says why), the others go on."""
+    import subprocess
+
+    groups = [seeds[i::jobs] for i in range(min(jobs, len(seeds)))]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    procs = []
+    for group in groups:
+        cmd = [sys.executable, "-m", module, *base, *[x for s in group for x in ("--seed", str(s))]]
+        log = open(log_dir / f"seeds-{'-'.join(map(str, group))}.log", "a")
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT), log, group))
+        print(f"seeds {group}: pid {procs[-1][0].pid}, log {log.name}", file=sys.stderr)
+    for proc, log, group in procs:
+        code = proc.wait()
+        log.close()
+        if code != 0:
+            print(f"warning: the process for seeds {group} exited with {code}; see {log.name}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------------- cells
 
 @dataclass(frozen=True)

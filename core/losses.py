@@ -9,10 +9,15 @@ import torch
 import torch.nn.functional as F
 
 
+def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    """Mean binary cross-entropy of logits (any shape) against all-real (1) or all-fake (0) targets: the one
+    spelling of BCE-with-logits every adversarial loss here and in the models uses (``nn.BCECriterion``)."""
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
+
+
 def d_loss_real_fake(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Unconditional discriminator loss: −log D(x) − log(1 − D(G(z)))."""
-    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return bce(real_logits, True) + bce(fake_logits, False)
 
 
 def d_loss_matching_aware(
@@ -24,15 +29,15 @@ def d_loss_matching_aware(
 
     L_D = −log s_r − ½ [log(1 − s_w) + log(1 − s_f)].
     """
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-    wrong = F.binary_cross_entropy_with_logits(wrong_logits, torch.zeros_like(wrong_logits))
-    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    real = bce(real_logits, True)
+    wrong = bce(wrong_logits, False)
+    fake = bce(fake_logits, False)
     return real + 0.5 * (wrong + fake)
 
 
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss −log D(G(z)) (what every reference implementation uses)."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    return bce(fake_logits, True)
 
 
 def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
@@ -51,3 +56,11 @@ def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> t
     if reduction == "mean":
         return kl.mean()
     raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def angular_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pixel angle in degrees between normal maps ``pred`` and ``target`` ``[B, 3, H, W]`` →
+    ``[B, 1, H, W]``; both are normalised to unit length per pixel first. A caller wanting one number
+    reduces the map itself (a mean, or a mask-weighted sum)."""
+    cos = (F.normalize(pred, dim=1) * F.normalize(target, dim=1)).sum(1, keepdim=True)  # [B, 1, H, W]
+    return torch.rad2deg(torch.acos(cos.clamp(-1.0, 1.0)))

@@ -14,8 +14,7 @@ Every encoder is a :class:`TextEncoder`: it has a ``name``, an output size ``dim
 
 :class:`CachedTextEncoder` wraps an encoder and stores each ``encode`` call's result on disk under
 ``core.cache.cache_dir("text", name)``, keyed by the exact texts, so a dataset's captions are
-encoded once; a cache hit never loads the model. :func:`encode_caption_lists` encodes a whole
-dataset's caption lists in one batched call.
+encoded once; a cache hit never loads the model.
 
 Importing this module is cheap: transformers is imported only when MiniLM first encodes.
 """
@@ -28,7 +27,6 @@ import os
 import re
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +34,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from core.cache import LRU
 from core.cache import cache_dir as _project_cache_dir
 from core.data.base import DatasetError
 from core.data.common import Published, load_pickle
@@ -366,8 +365,12 @@ class CachedTextEncoder(TextEncoder):
         self.dim = encoder.dim
         self.version = encoder.version
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.memo_size = memo_size
-        self._memo: OrderedDict[str, torch.Tensor] = OrderedDict()  # sentence -> [D]
+        self._memo: LRU[str, torch.Tensor] = LRU(memo_size)  # sentence -> [D]
+
+    @property
+    def memo_size(self) -> int:
+        """Sentences kept in the in-memory memo; 0: none."""
+        return self._memo.size
 
     @property
     def cache_dir(self) -> Path:
@@ -403,7 +406,7 @@ class CachedTextEncoder(TextEncoder):
         if not texts:
             return torch.empty(0, self.dim)
         if self.memo_size and all(t in self._memo for t in texts):
-            return torch.stack([self._remember(t) for t in texts])  # [N, D]
+            return torch.stack([self._memo.get(t) for t in texts])  # [N, D]
         path = self.path_for(texts)
         vecs = self._read(path, len(texts))
         if vecs is None:
@@ -411,7 +414,7 @@ class CachedTextEncoder(TextEncoder):
             self._write(path, vecs)
         if self.memo_size:  # clones: a memo entry must not keep the whole [N, D] result alive
             for t, v in zip(texts[-self.memo_size:], vecs[-self.memo_size:]):
-                self._remember(t, v.clone())
+                self._memo.put(t, v.clone())
         return vecs
 
     def _compute(self, texts: list[str], batch_size: int) -> torch.Tensor:
@@ -419,17 +422,7 @@ class CachedTextEncoder(TextEncoder):
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         fresh = self.encoder.encode(missing, batch_size=batch_size) if missing else torch.empty(0, self.dim)
         row = {t: fresh[i] for i, t in enumerate(missing)}
-        return torch.stack([row[t] if t in row else self._memo[t] for t in texts]).float()  # [N, D]
-
-    def _remember(self, text: str, vec: torch.Tensor | None = None) -> torch.Tensor:
-        if vec is None:
-            vec = self._memo[text]
-        if self.memo_size:
-            self._memo[text] = vec
-            self._memo.move_to_end(text)
-            while len(self._memo) > self.memo_size:
-                self._memo.popitem(last=False)
-        return vec
+        return torch.stack([row[t] if t in row else self._memo.peek(t) for t in texts]).float()  # [N, D]
 
     def _read(self, path: Path, n: int) -> torch.Tensor | None:
         try:
@@ -498,32 +491,6 @@ def get_text_encoder(name: str = "minilm", cached: bool = True, **options) -> Te
     return CachedTextEncoder(encoder) if cached else encoder
 
 
-def encode_caption_lists(
-    captions: Sequence[Sequence[str]], encoder: TextEncoder, batch_size: int = 64
-) -> list[torch.Tensor]:
-    """Encode a whole dataset's captions (one list per image) in one batched, cacheable call.
-
-    Args:
-        captions: N lists of K_i captions (K_i may differ, and may be 0).
-        encoder: any :class:`TextEncoder`; pass a :class:`CachedTextEncoder` to encode once per dataset.
-        batch_size: sentences per forward pass.
-    Returns:
-        N tensors ``[K_i, D]``, views into one flat ``[sum K_i, D]`` tensor.
-    Raises:
-        TypeError: an item of ``captions`` is a bare string instead of a list of captions.
-    """
-    counts = []
-    flat: list[str] = []
-    for i, caps in enumerate(captions):
-        if isinstance(caps, str):
-            raise TypeError(f"captions[{i}] is a string; expected a list of captions per image")
-        caps = _check_texts(caps)
-        counts.append(len(caps))
-        flat.extend(caps)
-    vecs = encoder.encode(flat, batch_size=batch_size)  # [M, D]
-    return list(torch.split(vecs, counts)) if counts else []
-
-
 __all__ = [
     "CachedTextEncoder",
     "DatasetError",
@@ -533,7 +500,6 @@ __all__ = [
     "TextEncoder",
     "TextEncoderError",
     "available_text_encoders",
-    "encode_caption_lists",
     "get_text_encoder",
     "load_release_embeddings",
 ]

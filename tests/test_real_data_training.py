@@ -70,7 +70,18 @@ def test_cifar10_trains_an_unconditional_model(tmp_path):
 
 def test_svhn_trains_a_text_model(tmp_path):
     fx.write_svhn(tmp_path, "train", [10, 1, 2, 3, 4, 5, 6, 7])
-    _smoke("gan-int-cls", "svhn", tmp_path, tmp_path / "run")
+    run = _smoke("gan-int-cls", "svhn", tmp_path, tmp_path / "run")
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["dataset"] == "svhn" and cfg["text_encoder"] == "hash"
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in log if "loss_g" in r]
+    assert steps and steps == list(range(1, len(steps) + 1)) and log[-1]["event"] == "done"  # it trained to the end
+    pipe = Pipeline.from_checkpoint(run)
+    assert pipe.conditions == ("text",)
+    assert pipe.info.channels == 3 and pipe.info.num_classes == 8  # SVHN's label 10 read as digit 0: digits 0..7
+    image = pipe.generate(["the digit 3 on a house number sign"], seeds=[0])["image"]
+    assert image.shape == (1, 3, 16, 16) and image.isfinite().all()
+    assert pipe.generate(["the digit 3 on a house number sign"], seeds=[0])["image"].equal(image)
 
 
 def test_nyuv2_trains_a_structure_model(tmp_path):

@@ -15,9 +15,9 @@ from bench.tables.s2gan import TABLE
 from core.config import build_config
 from core.errors import ConfigError
 from core.models import DataInfo, Optim, Phase, StepContext
-from core.models.s2gan import (REFERENCE_WARMUP, S2GAN, NormalFCN, S2ganConfig, StructureGenerator, _train_step,
-                               feed_back, margin_rule, nearest_codeword, normal_codebook, normal_loss, resize_normals,
-                               uniform_noise)
+from core.models.s2gan import (REFERENCE_WARMUP, S2GAN, NormalFCN, S2ganConfig, StructureGenerator, _d_update,
+                               _train_step, feed_back, margin_rule, nearest_codeword, normal_codebook, normal_loss,
+                               resize_normals, uniform_noise)
 from core.pipeline import Pipeline
 from core.train import train
 
@@ -181,6 +181,18 @@ def test_the_margin_rule_is_the_reference_codes():
     assert margin_rule(0.5, 0.75) == (True, False)
     assert margin_rule(0.2, 0.8) == (True, True)    # both would be skipped: both update
     assert margin_rule(0.3, 0.7) == (True, True)    # the thresholds are strict
+
+
+def test_a_skipped_update_is_logged_but_not_applied():
+    run = build_config("s2gan", "smoke", {"model.margin_rule": True})
+    w = torch.nn.Parameter(torch.tensor(1.0))
+    ctx = StepContext({}, {"d_x": torch.optim.SGD([w], lr=1.0)}, Phase("x", 1), 0, run, contextlib.nullcontext)
+    logits = w * torch.full((4,), 5.0)
+    assert _d_update(ctx, "d_x", logits, -logits, "x")  # D already good on both halves (BCE 0.007): skip D
+    assert float(w.detach()) == 1.0 and w.grad is None
+    assert list(ctx.losses) == ["skip_d_x", "skip_g_x", "loss_d_x", "x_err_real", "x_err_fake"]
+    assert ctx.losses["skip_d_x"] == 1.0 and ctx.losses["skip_g_x"] == 0.0
+    assert ctx.losses["loss_d_x"] == pytest.approx(math.log1p(math.exp(-5.0)), rel=1e-5)
 
 
 def test_the_reference_adam_warm_up_is_expressed_exactly():

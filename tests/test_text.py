@@ -21,7 +21,6 @@ from core.text import (
     TextEncoder,
     TextEncoderError,
     available_text_encoders,
-    encode_caption_lists,
     get_text_encoder,
     load_release_embeddings,
 )
@@ -151,17 +150,6 @@ def test_factory_names_and_unknown_name():
     with pytest.raises(TextEncoderError, match="bad options"):
         get_text_encoder("hash", colour="red")
     assert available_text_encoders() == ["char-cnn-rnn", "hash", "minilm"]
-
-
-def test_encode_caption_lists_one_call_and_views(tmp_path):
-    inner = CountingEncoder()
-    captions = [["a red bird", "a bird"], [], ["a flower", "a red flower", "petals"]]
-    out = encode_caption_lists(captions, CachedTextEncoder(inner, cache_dir=tmp_path))
-    assert [o.shape for o in out] == [(2, 8), (0, 8), (3, 8)]
-    assert len(inner.calls) == 1  # one batched call for the whole dataset
-    torch.testing.assert_close(out[2], inner.encode(captions[2]), atol=0, rtol=0)
-    with pytest.raises(TypeError, match="list of captions"):
-        encode_caption_lists(["a red bird"], inner)
 
 
 def test_import_is_light_and_hash_is_stable_across_processes():

@@ -17,6 +17,8 @@ from core.errors import NonFiniteLossError
 from core.models.base import Optim, StepContext
 from core.train import train
 
+pytestmark = pytest.mark.slow  # a dozen short StackGAN training runs
+
 SHORT = {"model.stage1_steps": 6, "model.stage2_steps": 4, "checkpoint_every": 100, "sample_every": 100}
 
 

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from core.checkpoint import load_weights, read_meta, write_checkpoint
 from core.data import dataset_traits
+from core.losses import angular_error
 from core.metrics.data import SCENE_TARGETS, MetricsError, RealData, load_real
 
 CLASSIFIERS_DIR = Path(__file__).resolve().parents[2] / "results" / "classifiers"
@@ -256,12 +257,6 @@ def load_normal_predictor(path: str | Path | None = None) -> NormalPredictor:
     net = NormalPredictor(**meta["arch"])
     load_weights(path, net)
     return net.eval()
-
-
-def angular_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-pixel angle in degrees between unit normals ``[B, 3, H, W]`` → ``[B, 1, H, W]``."""
-    cos = (F.normalize(pred, dim=1) * F.normalize(target, dim=1)).sum(1, keepdim=True)
-    return torch.rad2deg(torch.acos(cos.clamp(-1.0, 1.0)))
 
 
 # ----------------------------------------------------------------------------------- training
@@ -533,7 +528,7 @@ def train_normal_predictor(out: str | Path, epochs: int = 6, batch_size: int = 6
 
 
 __all__ = [
-    "EvalClassifier", "LoadedClassifier", "NormalPredictor", "angular_error", "classifier_accuracy",
+    "EvalClassifier", "LoadedClassifier", "NormalPredictor", "classifier_accuracy",
     "default_classifier_path", "load_classifier", "load_normal_predictor", "match_channels", "prepare_images",
     "train_classifier", "train_normal_predictor", "unresolvable_attributes",
 ]

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from core.data import dataset_traits
-from core.metrics.classifiers import NormalPredictor, angular_error, load_normal_predictor
+from core.losses import angular_error
+from core.metrics.classifiers import NormalPredictor, load_normal_predictor
 from core.metrics.data import MetricsError
 
 

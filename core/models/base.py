@@ -199,10 +199,16 @@ class StepContext:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        record = (lambda t: float(t.detach())) if self.check_finite else (lambda t: t.detach())
-        self.losses[f"loss_{role}"] = value if self.check_finite else loss.detach()
+        self.log(f"loss_{role}", loss)
         for k, v in parts.items():
-            self.losses[k] = record(v)
+            self.log(k, v)
+
+    def log(self, name: str, value: torch.Tensor | float) -> None:
+        """Log the scalar ``value`` (a 0-d tensor, or a number, stored as float32) under ``name`` for this
+        step: the one way step code writes to :attr:`losses`. With ``check_finite`` it is read back to a
+        float here; without, the detached tensor is kept (no host sync) and the loop reads it when it logs."""
+        t = value.detach() if torch.is_tensor(value) else torch.tensor(float(value))
+        self.losses[name] = float(t) if self.check_finite else t
 
 
 def _as_kinds(value) -> tuple[str, ...]:

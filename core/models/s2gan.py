@@ -75,6 +75,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
+from core.losses import angular_error, bce
 from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, uniform_from_normal
 from core.nn import init_weights
 
@@ -96,13 +97,19 @@ def sample_uniform(batch: int, dim: int, device) -> torch.Tensor:
     return torch.rand(batch, dim, device=device) * 2 - 1
 
 
-def resize_normals(normals: torch.Tensor, size: int) -> torch.Tensor:
-    """Normal maps ``[B, 3, H, W]`` → ``[B, 3, size, size]``: bilinear (anti-aliased when shrinking; the
-    reference's ``SpatialReSampling`` when growing), then renormalised to unit length per pixel."""
+def resample_normals(normals: torch.Tensor, size: int) -> torch.Tensor:
+    """Normal maps ``[B, 3, H, W]`` → ``[B, 3, size, size]``, bilinear (anti-aliased when shrinking; the
+    reference's ``SpatialReSampling`` when growing), not renormalised; unchanged when already that size."""
     if normals.shape[-1] != size or normals.shape[-2] != size:
         normals = F.interpolate(normals, size=(size, size), mode="bilinear", align_corners=False,
                                 antialias=size < normals.shape[-1])
-    return F.normalize(normals, dim=1)
+    return normals
+
+
+def resize_normals(normals: torch.Tensor, size: int) -> torch.Tensor:
+    """Normal maps ``[B, 3, H, W]`` → ``[B, 3, size, size]``: :func:`resample_normals`, then renormalised
+    to unit length per pixel."""
+    return F.normalize(resample_normals(normals, size), dim=1)
 
 
 def normal_codebook(k: int) -> torch.Tensor:
@@ -445,11 +452,6 @@ class FcnModel(nn.Module):
 
 # ------------------------------------------------------------------------------------------ losses
 
-def bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    """Binary cross-entropy of D's logits against all-real or all-fake targets (``nn.BCECriterion``, mean)."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
-
-
 def normal_loss(fcn: NormalFCN, out: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
     """The FCN's loss of its output ``out`` (``fcn(image)``) against unit normals ``[B, 3, H, W]``, which
     are first resized to the output's side: classify, the mean per-pixel cross-entropy against each
@@ -458,13 +460,6 @@ def normal_loss(fcn: NormalFCN, out: torch.Tensor, normals: torch.Tensor) -> tor
     if fcn.loss == "classify":
         return F.cross_entropy(out.float(), nearest_codeword(target, fcn.codebook))
     return (1.0 - (out.float() * target).sum(1)).mean()
-
-
-def angular_error_deg(pred: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
-    """Mean angle in degrees between unit normals ``pred`` ``[B, 3, h, w]`` and ``normals`` (resized to h)."""
-    target = resize_normals(normals.float(), pred.shape[-1])
-    cos = (F.normalize(pred.float(), dim=1) * target).sum(1).clamp(-1.0, 1.0)
-    return torch.rad2deg(torch.acos(cos)).mean()
 
 
 def feed_back(normals: torch.Tensor, grad: torch.Tensor, scale: float) -> torch.Tensor:
@@ -519,13 +514,6 @@ def _phases(run) -> list[Phase]:
     return phases
 
 
-def _record(ctx: StepContext, **parts: torch.Tensor | float) -> None:
-    """Log values of a step that no update carries (a skipped update's loss, the margin rule's flags)."""
-    for k, v in parts.items():
-        v = v.detach() if torch.is_tensor(v) else torch.tensor(float(v))
-        ctx.losses[k] = float(v) if ctx.check_finite else v
-
-
 def _decide(ctx: StepContext, err_real: torch.Tensor, err_fake: torch.Tensor, tag: str) -> tuple[bool, bool]:
     """The margin rule's (update D, update G) when the config turns it on (else both); the BCE values are
     averaged over processes first, so every DDP rank decides alike."""
@@ -536,7 +524,8 @@ def _decide(ctx: StepContext, err_real: torch.Tensor, err_fake: torch.Tensor, ta
         torch.distributed.all_reduce(errs)
         errs = errs / torch.distributed.get_world_size()
     update_d, update_g = margin_rule(float(errs[0]), float(errs[1]))
-    _record(ctx, **{f"skip_d_{tag}": float(not update_d), f"skip_g_{tag}": float(not update_g)})
+    ctx.log(f"skip_d_{tag}", float(not update_d))
+    ctx.log(f"skip_g_{tag}", float(not update_g))
     return update_d, update_g
 
 
@@ -547,18 +536,18 @@ def _d_update(ctx: StepContext, role: str, s_real: torch.Tensor, s_fake: torch.T
     update_d, update_g = _decide(ctx, err_real, err_fake, tag)
     loss = 0.5 * (err_real + err_fake)
     parts = {f"{tag}_err_real": err_real, f"{tag}_err_fake": err_fake}
-    if update_d:
-        ctx.update(role, loss, **parts)
-    else:
-        _record(ctx, **{f"loss_{role}": loss}, **parts)
+    _update(ctx, role, loss, update_d, **parts)
     return update_g
 
 
-def _g_update(ctx: StepContext, role: str, loss: torch.Tensor, allowed: bool, **parts) -> None:
+def _update(ctx: StepContext, role: str, loss: torch.Tensor, allowed: bool, **parts: torch.Tensor) -> None:
+    """``ctx.update`` when the margin rule allows it; else only log what it would have logged."""
     if allowed:
         ctx.update(role, loss, **parts)
-    else:
-        _record(ctx, **{f"loss_{role}": loss}, **parts)
+        return
+    ctx.log(f"loss_{role}", loss)
+    for k, v in parts.items():
+        ctx.log(k, v)
 
 
 def _structure_step(batch: dict, ctx: StepContext) -> None:
@@ -574,7 +563,7 @@ def _structure_step(batch: dict, ctx: StepContext) -> None:
     with ctx.fixed("netD_structure"):
         with ctx.autocast():
             adv = bce(D(fake), True)
-        _g_update(ctx, "g_structure", adv, go)
+        _update(ctx, "g_structure", adv, go)
 
 
 def _style_step(batch: dict, ctx: StepContext) -> None:
@@ -596,7 +585,7 @@ def _style_step(batch: dict, ctx: StepContext) -> None:
             if uses_fcn(cfg):  # the frozen FCN: no weight gradients; the gradient flows through it into G
                 parts["fcn"] = normal_loss(ctx.modules["netF"], ctx.nets["netF"](fake), normals)
                 loss = adv + cfg.fcn_weight * parts["fcn"]
-        _g_update(ctx, "g_style", loss, go, **parts)
+        _update(ctx, "g_style", loss, go, **parts)
 
 
 def _joint_step(batch: dict, ctx: StepContext) -> None:
@@ -634,7 +623,7 @@ def _joint_step(batch: dict, ctx: StepContext) -> None:
         with ctx.autocast():
             adv1 = bce(D1(structure), True)
         loss = adv1 + feed_back(normals, fed.grad, cfg.joint_structure_scale)
-        _g_update(ctx, "g_structure", loss, go1, adv_structure=adv1)
+        _update(ctx, "g_structure", loss, go1, adv_structure=adv1)
 
 
 def _structure_size(ctx: StepContext) -> int:
@@ -751,7 +740,8 @@ def _fcn_step(batch: dict, ctx: StepContext) -> None:
     if cfg.weight_decay:
         total = loss + 0.5 * cfg.weight_decay * sum(p.pow(2).sum() for p in fcn.parameters())
     with torch.no_grad():
-        err = angular_error_deg(fcn.normals(out.detach()), batch["normals"])
+        pred = fcn.normals(out.detach()).float()                                   # [B, 3, h, w]
+        err = angular_error(pred, resample_normals(batch["normals"].float(), pred.shape[-1])).mean()
     ctx.update("f", total, normal_loss=loss, err_deg=err)
 
 

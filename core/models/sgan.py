@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ConfigError
+from core.losses import bce
 from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam, uniform_from_normal
 from core.nn import init_weights
 
@@ -340,17 +341,13 @@ def conditional_loss(E: Encoder, generated: torch.Tensor, target: torch.Tensor, 
     return (E.features(generated) - target).pow(2).mean()
 
 
-def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
-
-
 def discriminator_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, z: torch.Tensor,
                        ent_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """½(BCE(D(real), 1) + BCE(D(fake), 0)) + λ_ent·L_ent(Q(fake), z): the reference's total D loss (Q
     shares D's trunk and is trained with it). Returns (loss, D's mean probability on real)."""
     s_r, _ = D(real)
     s_f, q = D(fake)
-    loss = 0.5 * (_bce(s_r, True) + _bce(s_f, False))
+    loss = 0.5 * (bce(s_r, True) + bce(s_f, False))
     if ent_weight:
         loss = loss + ent_weight * entropy_loss(q, z)
     return loss, torch.sigmoid(s_r).mean()
@@ -361,7 +358,7 @@ def generator_loss(D: nn.Module, fake: torch.Tensor, z: torch.Tensor, cond: torc
     """L_G = λ_adv·BCE(D(fake), 1) + λ_cond·cond + λ_ent·L_ent(Q(fake), z); a term with weight 0 is left out
     (so an ablation row switches off exactly its term). Returns (loss, the unweighted terms)."""
     s, q = D(fake)
-    terms = {"adv": _bce(s, True), "ent": entropy_loss(q, z)}
+    terms = {"adv": bce(s, True), "ent": entropy_loss(q, z)}
     loss = cfg.adv_weight * terms["adv"] if cfg.adv_weight else torch.zeros((), device=fake.device)
     if cfg.ent_weight:
         loss = loss + cfg.ent_weight * terms["ent"]
@@ -548,9 +545,9 @@ SPEC = ModelSpec(
                   "sample_every": 5000, "checkpoint_every": 5000},
     },
     # shapes (RGB, the shape is the class) at quick: the mnist5k rates above give colour blobs whose shape the
-    # evaluation classifier reads back for 31% of samples. Chosen on the shapes *validation* split by
-    # scripts/sgan_shapes_probes.sh (four settings × two seeds, rule written before running: the highest mean val
-    # cond_acc, ties within 0.03 broken by val FID): G 1e-4/D 1e-3/Q ×10 0.31 (FID 10.3); the reference's
+    # evaluation classifier reads back for 31% of samples. Chosen on the shapes *validation* split by the sweep in
+    # bench/sweeps/sgan_shapes_rates.py (then a script; four settings × two seeds, rule written before running:
+    # the highest mean val cond_acc, ties within 0.03 broken by val FID): G 1e-4/D 1e-3/Q ×10 0.31 (FID 10.3); the reference's
     # 1e-4/1e-4/×1 0.61 (23.5); 1e-4/1e-4/×10 0.68 (20.7); 2e-4/2e-4/×10 0.68 (19.3), taken (docs/sgan.md)
     # (the shapes rates were chosen with the reference initialisation, which shapes keeps until #26 measures it there)
     dataset_presets={"quick": {"shapes": {"model": {"lr": 2e-4, "d_lr": 2e-4, "q_lr_scale": 10.0,

@@ -80,10 +80,10 @@ CUB_STEPS_PER_EPOCH = 8855 // 64  # CUB-200-2011 train split at batch 64
 
 # layer type -> (optimizer kind, G rate, D rate). The paper names neither which layer type used which optimizer
 # nor any rate; the candidates come from the public examples the module docstring names. Chosen on the shapes
-# *validation* split by scripts/stacked_val_probes.sh (each layer type's Stage-I, single at 32 px, quick steps,
-# seeds 0 and 1; rule written before running: keep the first guess unless the other is lower in mean val FID by
-# more than 1.0). Val FID, Adam 2e-4 / RMSprop 4e-4 (G), 8e-4 (D): dense 55.5 / 48.9, conv 27.9 / 14.9,
-# deep-conv 48.7 / 17.6, so RMSprop for all three (docs/stacked.md)
+# *validation* split by the sweeps stacked-optimizer-<layer> (bench/sweeps/stacked_optimizer.py: each layer type's
+# Stage-I, single at 32 px, quick steps, seeds 0 and 1; rule written before running: keep the first guess unless
+# the other is lower in mean val FID by more than 1.0). Val FID, Adam 2e-4 / RMSprop 4e-4 (G), 8e-4 (D): dense
+# 55.5 / 48.9, conv 27.9 / 14.9, deep-conv 48.7 / 17.6, so RMSprop for all three (docs/stacked.md)
 LAYER_OPTIM = {"dense": ("rmsprop", 4e-4, 8e-4), "conv": ("rmsprop", 4e-4, 8e-4), "deepconv": ("rmsprop", 4e-4, 8e-4)}
 
 
@@ -101,11 +101,11 @@ class StackedConfig:
     dense_g: tuple[int, ...] = (256, 512, 1024)   # dense G hidden layers
     dense_d: tuple[int, ...] = (256, 64)          # dense D hidden layers
     dense_dropout: float = 0.1                    # the paper: "dropout", no rate; chosen on val at quick
-                                                  # (scripts/stacked_dropout_probes.sh, docs/stacked.md)
+                                                  # (sweep stacked-dense-dropout, docs/stacked.md)
     # the dense D's normalisation after each hidden layer: "batch" (the paper's BN), "layer" (LayerNorm, per
     # sample) or "none". With BN as the last op before the linear head and real and fake in separate D calls,
     # the head's batch-mean logit cannot depend on the batch, and D stays at chance (docs/stacked.md, "Why the
-    # dense GANs drew static"). "none" chosen on val at quick (scripts/stacked_dense_probes.py: mean val FID
+    # dense GANs drew static"). "none" chosen on val at quick (sweep stacked-dense-norm: mean val FID
     # batch 47.6, layer 35.6, none 32.3)
     dense_d_norm: str = "none"
     conv_width: int = 256                         # filters of every 3×3 conv (G and D)

@@ -289,10 +289,6 @@ def _augment(ca: nn.Module, right: torch.Tensor, wrong: torch.Tensor | None):
     return c[:B], mu[:B], (None if logvar is None else logvar[:B]), mu_wrong
 
 
-def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
-
-
 def _train_step(batch: dict, ctx: StepContext) -> None:
     """One D update then one G update of the phase's stage (the reference codes' order)."""
     cfg: StackGANConfig = ctx.cfg.model
@@ -345,7 +341,9 @@ def _train_step(batch: dict, ctx: StepContext) -> None:
             loss_d = losses.d_loss_matching_aware(s_r, s_w, s_f)
         else:  # StackGAN-Pytorch Stage-II: (real + uncond real)/2 + (fake + wrong + uncond fake)/3
             u_r, u_f = u_r.float(), u_f.float()
-            loss_d = (_bce(s_r, 1.0) + _bce(u_r, 1.0)) / 2 + (_bce(s_f, 0.0) + _bce(s_w, 0.0) + _bce(u_f, 0.0)) / 3
+            real_terms = losses.bce(s_r, True) + losses.bce(u_r, True)
+            fake_terms = losses.bce(s_f, False) + losses.bce(s_w, False) + losses.bce(u_f, False)
+            loss_d = real_terms / 2 + fake_terms / 3
     ctx.update("d", loss_d)
 
     with ctx.fixed(d_name) as D_fixed:  # G's step: D is a fixed function (no weight gradients)

@@ -1,6 +1,6 @@
 """bench.perf: ``--quick-check`` measures every registered model and the reference side by side and writes
-a CSV with its columns and finite, positive numbers, plus the Markdown report (run once, untimed, by
-default; ``make bench`` times it through pytest-benchmark). The numbers themselves are not checked."""
+a CSV with its columns and finite, positive numbers, plus the Markdown report (slow: run once, untimed, by
+``make test-all``; ``make bench`` times it through pytest-benchmark). The numbers themselves are not checked."""
 import csv
 import math
 
@@ -9,6 +9,8 @@ import torch
 
 import bench.perf as perf
 from core.models import available_models, get_model_spec
+
+pytestmark = pytest.mark.slow  # times real training steps of every model and the reference
 
 
 @pytest.mark.benchmark(group="perf")

@@ -11,6 +11,8 @@ from bench.tables.stackgan import TABLE
 
 ROWS = [r.id for r in TABLE.rows_for("smoke")]
 
+pytestmark = pytest.mark.slow  # trains every row of a table for two seeds
+
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):

@@ -1,5 +1,10 @@
 """Fixtures for the demo tests: a smoke StackGAN checkpoint, a results folder, a running app, and a
-reader for the HTML galleries the app answers with."""
+reader for the HTML galleries the app answers with.
+
+The checkpoint, the results folder and the served app are session-scoped: the app is trained, built and
+started once per test session, however many modules use it. A module that needs a differently configured
+app (another tab's models, another results folder) defines its own ``served`` fixture, which overrides this
+one for that module only; a test that needs an app of its own builds and launches it in the test."""
 import base64
 import io
 import os
@@ -27,13 +32,13 @@ def free_port():
     return _free_port
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     cfg = build_config("stackgan", "smoke", {"model.stage1_steps": 2, "model.stage2_steps": 2})
     return train(cfg, tmp_path_factory.mktemp("demo") / "stackgan", progress=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def results(tmp_path_factory):
     """A results/ folder with one paper's aggregate and verdicts, as bench.report writes them."""
     import pandas as pd
@@ -71,17 +76,18 @@ class Served:
         return self.app.demo_context.models["stackgan"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(checkpoint, results, tmp_path_factory):
+    """The demo app (smoke StackGAN, toy results) served on a free port, started once per session."""
     temp = str(tmp_path_factory.mktemp("gradio"))
-    os.environ["GRADIO_TEMP_DIR"] = temp
+    os.environ["GRADIO_TEMP_DIR"] = temp  # read by the app's components as they are built
     app = build_app(checkpoint=checkpoint, results=results)
     _, url, _ = launch(app, port=_free_port(), block=False, sessions=SESSIONS)
     yield Served(app, url, Client(url, verbose=False), temp)
     app.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(served):
     return served.client
 

@@ -10,8 +10,19 @@ from demo.stackgan_tab import StackGANDemo
 
 @pytest.mark.benchmark(group="demo")
 def test_bench_demo_startup(benchmark):
+    """The app as shipped starts with every tab, every model loaded from ``results/checkpoints/`` (no tab shows
+    its missing-model notice), and each model's first view already holding images."""
     app = benchmark.pedantic(build_app, rounds=1, iterations=1)
-    assert app is not None
+    config = app.get_config_file()
+    tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
+    assert tabs == ["StackGAN", "SGAN", "S²-GAN", "Stacked vs single", "Results", "About"]
+    models = app.demo_context.models
+    assert sorted(models) == ["s2gan", "sgan", "stacked", "stackgan"]
+    assert {name: m.error for name, m in models.items()} == dict.fromkeys(models)  # every model loaded
+    values = {c["props"]["elem_id"]: c["props"].get("value") for c in config["components"] if c["props"].get("elem_id")}
+    assert not {"sgan-notice", "s2gan-notice", "stacked-notice"} & set(values)
+    first = {k: str(values[k]).count("<figure") for k in ("stage2-gallery", "sgan-grid", "s2gan-grid", "stacked-final")}
+    assert first == {"stage2-gallery": 4, "sgan-grid": 8, "s2gan-grid": 16, "stacked-final": 8}, first
 
 
 @pytest.mark.benchmark(group="demo")

@@ -6,7 +6,7 @@ itself (this app sends them inline), or downloaded after it (an app whose galler
 as the demo before batching). The clients run on the same CPU as the server, as they did for the
 numbers below. Reported: p50 / p95 / max over all requests of all rounds.
 
-As a pytest benchmark (run once, untimed, in the default suite; ``make bench`` times it)::
+As a pytest benchmark (slow: run once, untimed, by ``make test-all``; ``make bench`` times it)::
 
     pytest -q -o addopts="" --benchmark-only tests/demo/test_bench_latency.py
 
@@ -121,6 +121,7 @@ def spawn_app(port: int, root: Path = ROOT, timeout: float = 180.0) -> subproces
     raise TimeoutError("app.py did not start")
 
 
+@pytest.mark.slow
 @pytest.mark.benchmark(group="demo-latency")
 def test_bench_sixteen_visitors(benchmark, client):
     """16 visitors × 4 samples at once, against the test app (smoke checkpoint)."""
