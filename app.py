@@ -1,8 +1,9 @@
 """Hugging Face Spaces entry point (and `python app.py [PORT]` locally, on 127.0.0.1)."""
 import sys
 
-from demo.app import build_app, launch
+from demo.app import build_app, launch, log_to_stderr
 
+log_to_stderr()  # the server's log: a visitor's input error is one line, an unexpected failure its traceback
 demo = build_app()
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import torch
 from bench.cells import EVAL_SEED, eval_n, scoring_resolutions, table_evaluate, unit_config
 from bench.runs import read_runs
 from bench.spec import Gate, Row, Table
+from core.metrics import registry
 
 HEALTH_COLUMNS = ["row", "gate", "metric", "value", "threshold", "passed", "seeds", "split", "note"]
 REFERENCE_COLUMNS = ["metric", "split", "n", "value", "source"]
@@ -32,29 +33,20 @@ LOG_TAIL = 0.1         # a logged loss is averaged over the last tenth of the st
 NOT_MEASURED = "not measured"
 SIDES = ("noise", "real")
 
-# score key of core.metrics.evaluate -> the metric that writes it (keys starting with these prefixes)
-_PREFIXES = (("is_", "is"), ("kid_", "kid"), ("cond_acc", "cond_acc"), ("normal_error_deg", "normals"))
-_EXACT = {"fid": "fid", "precision": "prc", "recall": "prc", "f_score": "prc", "diversity": "diversity",
-          "diversity_detail": "diversity_detail"}
-
 
 # ---------------------------------------------------------------------------------------------- what to measure
 
 def evaluate_metric(key: str) -> tuple[str, bool]:
     """(the :func:`core.metrics.evaluate` metric that writes score key ``key``, whether it needs the
-    standard Inception features), e.g. ``recall`` -> ``("prc", False)``, ``inception_fid`` -> ``("fid", True)``.
+    standard Inception features), e.g. ``recall`` -> ``("prc", False)``, ``inception_fid`` -> ``("fid", True)``,
+    read from :mod:`core.metrics.registry`.
 
     Raises:
         ValueError: ``key`` is no score key of the evaluator.
     """
-    inception = key.startswith("inception_")
-    base = key[len("inception_"):] if inception else key
-    if base in _EXACT:
-        return _EXACT[base], inception
-    for prefix, metric in _PREFIXES:
-        if base.startswith(prefix):
-            return metric, inception
-    raise ValueError(f"{key!r} is not a score key of core.metrics.evaluate")
+    if not registry.is_score_key(key):
+        raise ValueError(f"{key!r} is not a score key of core.metrics.evaluate")
+    return registry.owner(key), key.startswith(registry.INCEPTION)
 
 
 def row_conditions(row: Row, args) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.spec import HIGHER_IS_BETTER  # noqa: E402
+from bench.spec import higher_is_better  # noqa: E402
 
 
 def plot_metrics(runs: pd.DataFrame, order: list[str], paper: dict[str, dict], path: Path) -> Path:
@@ -26,7 +26,7 @@ def plot_metrics(runs: pd.DataFrame, order: list[str], paper: dict[str, dict], p
         rows = [r for r in order if r in set(d["row"])]
         sns.barplot(d, x="row", y="value", order=rows, errorbar="sd", capsize=0.2, color="#8fb3d9", ax=ax)
         sns.stripplot(d, x="row", y="value", order=rows, color="black", size=3, ax=ax)
-        arrow = "↑" if HIGHER_IS_BETTER.get(metric, True) else "↓"
+        arrow = "↑" if higher_is_better(metric) else "↓"
         ax.set_ylabel(f"{metric} {arrow}")
         ax.set_xlabel("")
         ax.tick_params(axis="x", rotation=30)

@@ -9,8 +9,9 @@ Writes, with the command in ``README.md`` beside them:
   (Fig. 2c/d: without L_ent, G0 ignores z0);
 - ``decomposition.png``: one class; rows are different z1 (coarse pose, through G1's fc3), columns different
   z0 (detail), the same z0 seeds in every row;
-- ``scores.json``: what the evaluation classifier reads (conditional accuracy, within-class diversity, the
-  diversity from z0 alone at a fixed fc3, FID, recall) for each model, via :func:`core.metrics.evaluate`.
+- ``scores.json``: for each model, the z0 spread (:func:`z0_spread`: how much the pixels move when only z0
+  changes) and what the evaluation classifier reads (conditional accuracy, within-class diversity, the
+  diversity from z0 alone at a fixed fc3, FID, recall), via :func:`core.metrics.evaluate`.
 """
 from __future__ import annotations
 
@@ -46,6 +47,20 @@ def fixed_fc3_strip(pipe: Pipeline, label: int, z1_seed: int, z0_seeds: list[int
     """One class, one z1 (so one fc3), several z0: ``{"image": [K, C, H, W], "fc3": [K, F]}``."""
     k = len(z0_seeds)
     return pipe.generate(labels=[label] * k, seeds={"z1": [z1_seed] * k, "z0": z0_seeds})
+
+
+@torch.no_grad()
+def z0_spread(pipe: Pipeline, fc3_per_class: int = 8, k: int = K) -> float:
+    """How much G0 uses z0 (the paper's Fig. 2c/d as a number): the per-pixel standard deviation across ``k``
+    z0 draws at one fixed fc3 (fixed class and z1), in [0, 1] pixel units, averaged over pixels and over
+    ``fc3_per_class`` fc3 of every class. 0 means G0 ignores z0. The z1 seeds (1000, 1001, ...) and z0 seeds
+    (0..k−1) are fixed, so a model always gives the same number."""
+    values = []
+    for label in range(pipe.info.num_classes):
+        for z1_seed in range(1000, 1000 + fc3_per_class):
+            x = (fixed_fc3_strip(pipe, label, z1_seed, list(range(k)))["image"] + 1) / 2  # [k, C, H, W] in [0, 1]
+            values.append(float(x.std(0, unbiased=False).mean()))
+    return sum(values) / len(values)
 
 
 @torch.no_grad()
@@ -87,14 +102,15 @@ def main(argv=None) -> int:
     captioned_rows(dec, [f"{names[label]}: z1 seed {s}, z0 seeds 0-{K - 1}" for s in range(200, 206)], cell=64,
                    text_width=190).save(out / "decomposition.png")
 
-    scores = {}
+    scores = {tag: {"z0_spread": round(z0_spread(pipe), 4)} for tag, pipe in (("sgan", full), ("sgan-noent", noent))
+              if pipe is not None}
     if not args.no_scores:
         from core.metrics import evaluate
 
         for tag, pipe in (("sgan", full), ("sgan-noent", noent)):
             if pipe is not None:
                 s = evaluate(pipe, metrics=["fid", "prc", "cond_acc", "diversity", "diversity_detail"], n=args.n)
-                scores[tag] = {k: round(float(v), 4) for k, v in s.items()}
+                scores[tag].update({k: round(float(v), 4) for k, v in s.items()})
     command = "python -m bench.sgan_figures " + " ".join(argv if argv is not None else sys.argv[1:])
     meta = {"command": command, "git_sha": git_sha(), "checkpoint": str(args.checkpoint),
             "noent": str(noent_path) if noent else None, "n": args.n, "wall_time_s": round(time.time() - t0, 1)}
@@ -104,14 +120,17 @@ def main(argv=None) -> int:
              "- `fixed_fc3.png`: a fixed fc3 (fixed class and z1), eight z0 — with the entropy loss, and without "
              "it (the paper's Fig. 2c/d).",
              "- `decomposition.png`: one class; each row one z1 (the coarse pose), each column one z0 (detail).",
-             "- `scores.json`: the evaluation classifier's reading of each model "
+             "- `scores.json`: `z0_spread`, the per-pixel standard deviation across eight z0 at a fixed fc3 "
+             "(in [0, 1] units, over eight fc3 per class), and the evaluation classifier's reading of each model "
              f"({args.n} images per score): `diversity` within a class, `diversity_detail` from z0 alone."]
     if scores:
-        lines += ["", "| model | cond_acc | diversity | diversity_detail | fid | recall |", "|---|---|---|---|---|---|"]
+        nan = float("nan")
+        lines += ["", "| model | z0_spread | cond_acc | diversity | diversity_detail | fid | recall |",
+                  "|---|---|---|---|---|---|---|"]
         for tag, s in scores.items():
-            lines.append(f"| {tag} | {s.get('cond_acc', float('nan')):.3f} | {s.get('diversity', float('nan')):.3f} | "
-                         f"{s.get('diversity_detail', float('nan')):.3f} | {s.get('fid', float('nan')):.2f} | "
-                         f"{s.get('recall', float('nan')):.3f} |")
+            lines.append(f"| {tag} | {s['z0_spread']:.3f} | {s.get('cond_acc', nan):.3f} | "
+                         f"{s.get('diversity', nan):.3f} | {s.get('diversity_detail', nan):.3f} | "
+                         f"{s.get('fid', nan):.2f} | {s.get('recall', nan):.3f} |")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out} ({meta['wall_time_s']} s)")
     return 0

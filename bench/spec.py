@@ -12,11 +12,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-# direction of each score key written by core.metrics.evaluate (unknown keys: higher is better)
-HIGHER_IS_BETTER = {"is_mean": True, "fid": False, "kid_mean": False, "inception_fid": False,
-                    "inception_kid_mean": False, "inception_is_mean": True, "precision": True, "recall": True,
-                    "f_score": True, "cond_acc": True, "diversity": True, "diversity_detail": True, "normal_error_deg": False,
-                    "normal_error_deg_relief": False}
+from core.metrics import registry
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether more is better on ``metric``, as the benchmark reads it: a score key of
+    :func:`core.metrics.evaluate` as :mod:`core.metrics.registry` declares it (a two-sided key such as
+    ``diversity`` counts as higher; a claim judges it against the real data with ``toward_real``); any other
+    key (a training log's ``log:<key>``) as higher."""
+    return registry.higher_is_better(metric) if registry.is_score_key(metric) else True
 
 
 @dataclass(frozen=True)

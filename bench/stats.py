@@ -42,7 +42,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower, TTestPower
 from statsmodels.stats.weightstats import ttost_ind, ttost_paired
 
-from bench.spec import HIGHER_IS_BETTER, Claim, Table
+from bench.spec import Claim, Table, higher_is_better
 
 REPRODUCED, CONTRADICTED, ABSENT, INCONCLUSIVE, NOT_TESTABLE = (
     "reproduced", "contradicted", "absent", "inconclusive", "not testable")
@@ -255,7 +255,7 @@ def _per_seed(vals: pd.DataFrame, row: str, metric: str) -> pd.Series:
 
 
 def _sign(metric: str) -> float:
-    return 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+    return 1.0 if higher_is_better(metric) else -1.0
 
 
 def compare(vals: pd.DataFrame, better: str, rival: str, metric: str, paired: bool = False, level: float = 0.95,
@@ -326,7 +326,7 @@ def at_floor(claim: Claim, runs: pd.DataFrame, floors: dict) -> str:
         if not len(v):
             return ""
         means[r] = float(v.mean())
-    higher = HIGHER_IS_BETTER.get(claim.metric, True)
+    higher = higher_is_better(claim.metric)
     stuck = all((m <= floor + claim.sesoi) if higher else (m >= floor - claim.sesoi) for m in means.values())
     if not stuck:
         return ""

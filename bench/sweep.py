@@ -29,7 +29,7 @@ import pandas as pd
 
 from bench.cells import get_table, train_unit
 from bench.health import HEALTH_SPLIT, measure_health, measure_run, write_health
-from bench.spec import HIGHER_IS_BETTER, Row, Table
+from bench.spec import Row, Table, higher_is_better
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ class Rule:
     ``keep`` names an incumbent (the setting in use, or the paper's): when it is eligible, the best replaces it
     only if it beats ``keep``'s mean by more than ``margin`` and every guard holds. A guard is a
     ``(metric, margin)`` pair, as a claim's (:class:`bench.spec.Claim`): the best's mean on that metric may be
-    worse than ``keep``'s by at most ``margin`` (worse as :data:`bench.spec.HIGHER_IS_BETTER` says)."""
+    worse than ``keep``'s by at most ``margin`` (worse as :func:`bench.spec.higher_is_better` says)."""
 
     gates: bool = True
     maximise: str | None = None
@@ -251,7 +251,7 @@ def decide(sweep: Sweep, health: pd.DataFrame, values: pd.DataFrame) -> tuple[st
         gain = scores[chosen] - scores[keep]
         broken = []
         for metric, limit in rule.guards:
-            better = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+            better = 1.0 if higher_is_better(metric) else -1.0
             if not better * (mean(chosen, metric) - mean(keep, metric)) >= -limit:  # NaN breaks the guard
                 broken.append(f"its {metric} is worse than {keep}'s by more than {limit:g}")
         if not gain > rule.margin or broken:

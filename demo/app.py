@@ -7,9 +7,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no outbound connec
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import logging  # noqa: E402
+
 import gradio as gr  # noqa: E402
 
 from demo import about_tab, results_tab, s2gan_tab, sgan_tab, stackgan_tab, stacked_tab  # noqa: E402
+from demo.serving import clear_on_error, quiet_input_checks  # noqa: E402
+from demo.sharing import OpenGraph  # noqa: E402
 from demo.tabs import Context, Tab  # noqa: E402
 
 # The tabs, in order. A new model's tab is one more entry here.
@@ -20,6 +24,9 @@ QUEUE_SIZE = 256  # requests waiting at most; more get "the queue is full"
 # Gradio keeps each session's last outputs (here up to ~0.2 MB of inline images) until this many
 # newer sessions push it out: this bounds that memory (the default, 10,000, would allow ~2 GB).
 SESSIONS = 500
+# The page's Open Graph tags and preview image (demo.sharing), as Starlette's ``Middleware(OpenGraph)`` unpacks:
+# (class, args, kwargs). A plain tuple: the demo imports nothing from starlette (not one of requirements.txt's).
+OPEN_GRAPH = (OpenGraph, (), {})
 
 CSS = """
 /* Image grids (demo.serving.gallery_html): --columns per row, each image as wide as its cell. */
@@ -65,6 +72,8 @@ def build_app(checkpoint=None, results=None, sgan=None, s2gan=None, stacked=None
                     "came out when rerun with several training seeds.")
         for tab in TABS:
             tab.build(ctx)
+    clear_on_error(app)  # a failed event blanks its galleries: no old images under the error
+    quiet_input_checks(app)  # Gradio's own input checks: one line in the log each, as the handlers' are
     app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     app.demo_context = ctx  # for tests and checks: the loaded models
     return app
@@ -83,6 +92,22 @@ def launch(app: gr.Blocks, port: int | None = None, host: str = "127.0.0.1", blo
            sessions: int = SESSIONS):
     """Start the server. ``show_error=False``: a visitor sees the messages written for them
     (``gr.Error``, including Gradio's own input checks) and never a raw exception's text.
-    ``sessions``: visitors' sessions Gradio remembers (see :data:`SESSIONS`)."""
+    ``sessions``: visitors' sessions Gradio remembers (see :data:`SESSIONS`). The page carries the
+    demo's own Open Graph tags and preview image (:class:`demo.sharing.OpenGraph`); it is rendered by
+    this Python server (``ssr_mode=False``, whatever ``GRADIO_SSR_MODE`` says), so that they are in it."""
     return app.launch(server_name=host, server_port=port, show_error=False, quiet=not block,
-                      prevent_thread_lock=not block, css=CSS, state_session_capacity=sessions)
+                      prevent_thread_lock=not block, css=CSS, state_session_capacity=sessions,
+                      ssr_mode=False, app_kwargs={"middleware": [OPEN_GRAPH]})
+
+
+def log_to_stderr(level: int = logging.INFO) -> None:
+    """The demo's log (logger ``demo``) on stderr, from ``level`` up: one line per visitor's input error
+    (INFO), a traceback per unexpected failure (ERROR). For the server (``app.py``); tests use caplog."""
+    log = logging.getLogger("demo")
+    log.setLevel(level)
+    if not any(getattr(h, "demo_stderr", False) for h in log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.demo_stderr = True
+        log.addHandler(handler)
+        log.propagate = False  # not twice, should the root logger print too

@@ -15,31 +15,21 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from core.metrics.registry import higher_is_better, label, meaning
 from demo.tabs import Context, Tab
 
 DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
-# metric key -> (name in words, better when, what it measures). Keys not listed are shown as they are.
-METRICS = {
-    "is_mean": ("Inception score", "higher", "how confidently, and how evenly over the 10 shapes, our "
-                "evaluation classifier recognises a shape in the images (at most 10)"),
-    "fid": ("FID", "lower", "Fréchet distance between the classifier's features of generated and real "
-            "images: how far the images are, as a whole, from the real ones"),
-    "kid_mean": ("KID", "lower", "kernel distance on the same features; like FID, but less biased with few "
-                 "images"),
-    "cond_acc": ("caption accuracy", "higher", "how often the classifier reads back the shape, colour, "
-                 "pattern, size and background the caption asked for (in tables scored under the protocol: "
-                 "the mean over the attributes every row can show)"),  # label models: see metrics_for
-    "diversity": ("diversity", "higher", "how different the images of one caption are from each other "
-                  "(0 = the model ignores its random noise)"),
-    "inception_fid": ("Inception FID", "lower", "FID with the standard Inception-v3 features instead of "
-                      "our classifier's"),
-    "recall": ("recall", "higher", "the share of real images that have a generated image near them in the "
-               "classifier's features: how much of the real data the model covers"),
-    "diversity_detail": ("detail diversity", "higher", "like diversity, but only the model's last noise varies "
-                         "(for SGAN: fixed class and z1, different z0), so it measures what that noise alone "
-                         "changes (0 = ignored)"),
-}
-TABLE_METRICS = tuple(METRICS)
+# The measures the tab explains, in its order; keys not listed are shown as they are.
+TABLE_METRICS = ("is_mean", "fid", "kid_mean", "cond_acc", "diversity", "inception_fid", "recall", "diversity_detail")
+
+
+def _words(key: str) -> tuple[str, str, str]:
+    """(name in words, better when: ``higher`` or ``lower``, what it measures), from the metric registry."""
+    return label(key), "higher" if higher_is_better(key) else "lower", meaning(key)
+
+
+# metric key -> (name in words, better when, what it measures)
+METRICS = {k: _words(k) for k in TABLE_METRICS}
 VERDICT_WORDS = {
     "reproduced": "the difference goes the paper's way and is larger than the spread between training runs, "
                   "after correcting for the table's number of claims",
@@ -105,16 +95,19 @@ def metrics_for(results: Path, paper: str) -> dict[str, tuple[str, str, str]]:
     data = set(runs["dataset"].dropna().astype(str)) if "dataset" in runs else set()
     noun = CLASS_NOUNS.get(next(iter(data)), "") if len(data) == 1 else ""
     out = dict(METRICS)
-    if noun != "shape":
-        over = f"the 10 {noun}s" if noun else "the classes"
-        out["is_mean"] = ("Inception score", "higher", f"how confidently, and how evenly over {over}, our "
-                          f"evaluation classifier recognises {'a ' + noun if noun else 'a class'} in the images "
-                          f"(at most {'10' if noun else 'the number of classes'})")
-    if paper_info(paper).condition == "label":
+    name, better, _ = METRICS["is_mean"]
+    over = f"the 10 {noun}s" if noun else "the classes"
+    out["is_mean"] = (name, better, f"how confidently, and how evenly over {over}, our evaluation classifier "
+                      f"recognises {'a ' + noun if noun else 'a class'} in the images (at most "
+                      f"{'10' if noun else 'the number of classes'})")
+    condition = paper_info(paper).condition
+    if condition == "caption":
+        out["cond_acc"] = ("caption accuracy", *METRICS["cond_acc"][1:])
+    if condition == "label":
         thing = noun or "class"
-        out["cond_acc"] = ("class accuracy", "higher", f"how often the evaluation classifier reads back the {thing} "
-                           "the model was asked to draw (its class label)")
-        out["diversity"] = ("diversity", "higher", "how different the images of one class are from each other "
+        out["cond_acc"] = ("class accuracy", METRICS["cond_acc"][1], f"how often the evaluation classifier reads "
+                           f"back the {thing} the model was asked to draw (its class label)")
+        out["diversity"] = (*METRICS["diversity"][:2], "how different the images of one class are from each other "
                             "(0 = the model ignores its random noise)")
     return out
 
@@ -254,15 +247,10 @@ def shipped_model(results: Path, paper: str) -> str:
 
 def summary(results: Path, paper: str) -> str:
     """The plain-language part: what was run, what came out, per claim, and the shipped model's numbers."""
-    report = results / paper / "report.md"
-    title = paper
-    if report.is_file():
-        first = report.read_text().splitlines()[0]
-        title = re.sub(r"^#\s*", "", first).strip() or paper
     runs = _runs(results, paper)
     v = pd.read_csv(results / paper / "verdicts.csv") if (results / paper / "verdicts.csv").is_file() else None
     words = metrics_for(results, paper)
-    out = [f"### {title}: in short"]
+    out = [f"### {title(results, paper)}: in short"]
     setup = []
     if not runs.empty:
         seeds = runs["seed"].nunique() if "seed" in runs else None
@@ -324,6 +312,37 @@ def markdown_table(df: pd.DataFrame, code: tuple[str, ...] = ()) -> str:
     return "\n".join([head, rule, *rows])
 
 
+PLOT_LABEL = "Every measure per row (dots: single training runs; bars: mean ± sd)"
+
+
+def title(results: Path, paper: str) -> str:
+    """The paper's table as ``report.md``'s first line names it (``Toy paper (Table 1)``); else the folder."""
+    report = results / paper / "report.md"
+    if report.is_file():
+        lines = report.read_text().splitlines()
+        if lines:
+            return re.sub(r"^#\s*", "", lines[0]).strip() or paper
+    return paper
+
+
+def plot_alt(results: Path, paper: str | None) -> str:
+    """The plot's alt text: its caption (:data:`PLOT_LABEL`), whose table it is, and what it draws (a panel
+    per measure, a bar per row, the paper's marks); ``""`` when there is no plot."""
+    if not paper or not (results / paper / "ablation.png").is_file():
+        return ""
+    agg = pd.read_csv(results / paper / "ablation.csv")
+    words = metrics_for(results, paper)
+    measures = [metric_name(k, words) for k in dict.fromkeys(agg["metric"]) if k in METRICS]
+    rows = list(dict.fromkeys(agg["row"].astype(str)))
+    text = (f"{PLOT_LABEL}. Bar charts of {title(results, paper)}, one panel per measure"
+            + (f" ({', '.join(measures)})" if measures else "")
+            + f", one bar per row of the table ({', '.join(rows)}), each the mean over training seeds with its "
+            "standard deviation, and a dot for each training run")
+    if "paper_mean" in agg and agg["paper_mean"].notna().any():
+        text += "; red diamonds: the paper's own numbers, on a separate axis"
+    return text + "."
+
+
 def show(results: Path, paper: str | None):
     """→ (summary, claims, legend, table, plot) for one paper; text as Markdown, the plot a path."""
     if not paper:
@@ -347,9 +366,12 @@ def build(ctx: Context) -> None:
         ver = gr.Markdown(first[1], elem_id="results-claims", elem_classes="results-table")
         leg = gr.Markdown(first[2], elem_id="results-legend")
         tbl = gr.Markdown(first[3], elem_id="results-table", elem_classes="results-table")
-        img = gr.Image(first[4], label="Every measure per row (dots: single training runs; bars: mean ± sd)",
+        img = gr.Image(first[4], label=PLOT_LABEL, alt_text=plot_alt(results, found[0] if found else None),
                        type="filepath", interactive=False, elem_id="results-plot", buttons=["fullscreen"])
-        choice.change(lambda p: show(results, p), [choice], [head, ver, leg, tbl, img], api_name="results")
+        shown = choice.change(lambda p: show(results, p), [choice], [head, ver, leg, tbl, img], api_name="results")
+        # then the plot's alt text (a step of its own: the API's answer stays the plot's file, not an update)
+        shown.then(lambda p: gr.update(alt_text=plot_alt(results, p)), [choice], [img], api_visibility="private",
+                   show_progress="hidden", queue=False)
 
 
 TAB = Tab("Results", build)

@@ -260,7 +260,7 @@ class S2GANDemo:
         caps = [f"seed {s}" for s in seeds]
         return (gallery_html("Structures (normal maps)", self._figures(
                     out["normals"], caps, [f"s2gan_structure_seed-{s}.png" for s in seeds]), columns=N,
-                    css_class="phone4", alt="S²-GAN structure,")
+                    css_class="phone4", alt="S²-GAN structure (normal map),")
                 + gallery_html("Their renderings", self._figures(
                     out["image"], caps, [f"s2gan_image_seed-{s}.png" for s in seeds]), columns=N, css_class="phone4",
                     alt="S²-GAN rendering,"))
@@ -274,7 +274,8 @@ class S2GANDemo:
         out = self.generate([structure] * N, styles)
         return (gallery_html(f"Structure seed {structure}", self._figures(
                     out["normals"][:1], [f"structure seed {structure}"],
-                    [f"s2gan_structure_seed-{structure}.png"]), columns=N, css_class="phone4", alt="S²-GAN structure,")
+                    [f"s2gan_structure_seed-{structure}.png"]), columns=N, css_class="phone4",
+                    alt="S²-GAN structure (normal map),")
                 + gallery_html("Rendered with eight style noises", self._figures(
                     out["image"], [f"style seed {s}" for s in styles],
                     [f"s2gan_structure-{structure}_style-{s}.png" for s in styles]), columns=N, css_class="phone4",

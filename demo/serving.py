@@ -12,7 +12,11 @@ travel inside the answer, bounded memory, and errors a visitor may read.
   most of the cost of serving sixteen visitors at once (measured: ``tests/demo/test_bench_latency.py``).
 - :class:`Memo` keeps caption embeddings in memory, at most ``size`` of them.
 - :func:`safe` turns any unexpected exception into one plain sentence for the visitor (the
-  details go to the server log): no server path or traceback ever reaches a browser.
+  details go to the server log): no server path or traceback ever reaches a browser. An input error
+  (a ``gr.Error`` written for the visitor) is one line in the log, not a traceback; so is one of
+  Gradio's own input checks (:func:`quiet_input_checks`).
+- :func:`clear_on_error` blanks an event's images when it fails, so that the old images do not stay
+  up under the error as if they answered the new input.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.cache import LRU
 from core.data.base import image_to_uint8
 from core.pipeline import Pipeline
 
@@ -55,21 +60,106 @@ def slug(text: str, limit: int = 60) -> str:
     return s or "caption"
 
 
+def one_line(text, limit: int = 300) -> str:
+    """``text`` on one line (newlines and runs of spaces become one space), cut to ``limit`` characters:
+    a visitor's input, echoed in a message, cannot write lines of its own into the log or flood it."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def safe(fn: Callable) -> Callable:
-    """Wrap an event handler: ``gr.Error`` passes through (it is written for the visitor); anything
-    else is logged with its traceback and replaced by :data:`GENERIC_ERROR`."""
+    """Wrap an event handler. A ``gr.Error`` is an input error written for the visitor: it passes through,
+    and the log gets one line (``input error in <handler>: <message>``, at INFO), not a traceback.
+    Anything else is logged with its traceback and replaced by :data:`GENERIC_ERROR`. Either way Gradio
+    is told not to print a traceback of its own (``print_exception=False``). The wrapper is marked
+    (``wrapper.safe = True``): :func:`clear_on_error` finds the events it serves."""
+    name = getattr(fn, "__qualname__", repr(fn))
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
+        except gr.Error as e:
+            input_error(name, e)
             raise
         except Exception:
-            log.exception("%s failed", getattr(fn, "__qualname__", fn))
-            raise gr.Error(GENERIC_ERROR) from None
+            log.exception("%s failed", name)
+            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
 
+    wrapper.safe = True
     return wrapper
+
+
+def input_error(where: str, error: gr.Error) -> None:
+    """An input error goes to the log as one line, ``input error in <where>: <message>`` (INFO), and Gradio
+    is told to print no traceback of it (the visitor reads the message; nothing broke)."""
+    log.info("input error in %s: %s", where, one_line(error.message))
+    error.print_exception = False
+
+
+# What an output shows once its event failed: nothing (a gallery, a notice) instead of the last answer.
+BLANK = {gr.HTML: "", gr.Markdown: "", gr.Image: None}
+
+
+def clear_on_error(app: gr.Blocks) -> int:
+    """After any event served by :func:`safe` fails (an input error, Gradio's own input checks, an
+    unexpected error), blank its image and text outputs (:data:`BLANK`: galleries, notices), so that the
+    page does not show the last answer's images under the error as if they answered the new input; the
+    error's message is shown as it is (Gradio's toast). Inputs among the outputs (a seed box an event
+    steps, a dropdown it sets) keep their values. Call once, after every tab is built; → events covered.
+
+    It is one more event per event, run in the browser after a failure (``trigger_only_on_failure``),
+    private (not in the API); an API client just gets the error, as before."""
+    added = 0
+    with app:
+        for dep in list(app.fns.values()):
+            outs = [o for o in dep.outputs if type(o) in BLANK]
+            if not getattr(dep.fn, "safe", False) or not outs or dep.trigger_only_on_failure:
+                continue
+            # what ``event.failure(...)`` does, for an event whose Dependency object is gone
+            failure = gr.events.EventListener("failure", trigger_after=dep._id, trigger_only_on_success=False,
+                                              trigger_only_on_failure=True, has_trigger=False)
+            failure.listener(None, _blanks([BLANK[type(o)] for o in outs]), inputs=[], outputs=outs,
+                             show_progress="hidden", queue=False, concurrency_limit=None, api_visibility="private")
+            added += 1
+    return added
+
+
+def quiet_input_checks(app: gr.Blocks) -> int:
+    """Gradio's own checks of an input (a number out of a box's range, a value not among a dropdown's
+    choices) raise ``gr.Error`` before the handler runs, so :func:`safe` never sees them: make each of them,
+    too, one line in the log (``input error in <the input's label>: <message>``) instead of a traceback.
+    Wraps ``preprocess`` of every input of every event served by :func:`safe`; → inputs covered."""
+    done = set()
+    for dep in app.fns.values():
+        if not getattr(dep.fn, "safe", False):
+            continue
+        for block in dep.inputs:
+            if block._id in done or not hasattr(block, "preprocess"):
+                continue
+            name = getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__
+            block.preprocess = _quiet(block.preprocess, name)
+            done.add(block._id)
+    return len(done)
+
+
+def _quiet(preprocess: Callable, name: str) -> Callable:
+    @functools.wraps(preprocess)
+    def checked(*args, **kwargs):
+        try:
+            return preprocess(*args, **kwargs)
+        except gr.Error as e:
+            input_error(name, e)
+            raise
+
+    return checked
+
+
+def _blanks(values: list) -> Callable:
+    def blank():
+        return values[0] if len(values) == 1 else list(values)
+
+    return blank
 
 
 # ------------------------------------------------------------------------------------------ images
@@ -100,6 +190,12 @@ class Sample:
     filename: str  # e.g. "a-red-star_seed-7_stage2.png"
 
 
+def alt_text(alt: str, caption: str, title: str = "") -> str:
+    """An image's alt text: what the image is (``alt``, e.g. ``Stage-II image of "a red star",``) and the
+    line under it (``caption``, e.g. ``seed 7``); the gallery's ``title`` stands in when ``alt`` is empty."""
+    return one_line(f"{alt or title.rstrip('.:') + ','} {caption}".strip(" ,"), limit=2000)
+
+
 def gallery_html(title: str, samples: Sequence[Sample], columns: int | None = None, alt: str = "",
                  css_class: str = "") -> str:
     """A titled grid of images, each with its caption and a download button, as one HTML string.
@@ -108,11 +204,13 @@ def gallery_html(title: str, samples: Sequence[Sample], columns: int | None = No
     no file is written, shared, served separately or left behind. ``columns`` fixes the number
     per row (default: all in one row); the CSS in :data:`demo.app.CSS` scales them to the width
     (``css_class``: more classes for the grid, e.g. ``strip``: fewer per row on a phone).
-    Only text the demo writes goes in (captions are "seed 7", names are slugs), escaped anyway.
+    Each image's alt text (:func:`alt_text`) says what it is (``alt``: e.g. the stage and the visitor's
+    caption it was drawn from; the title when empty) and ends with the caption under it.
+    Everything is escaped (``alt`` may hold a visitor's text; captions are "seed 7", names are slugs).
     """
     columns = columns or max(1, len(samples))
     figures = "".join(
-        f'<figure class="sample"><img src="{data_uri(s.image)}" alt="{esc(alt)} {esc(s.caption)}" '
+        f'<figure class="sample"><img src="{data_uri(s.image)}" alt="{esc(alt_text(alt, s.caption, title))}" '
         f'width="{s.image.shape[1]}" height="{s.image.shape[0]}"><figcaption><span>{esc(s.caption)}</span>'
         f'<a class="save" href="#" download="{esc(s.filename)}" title="Download {esc(s.filename)}" '
         f'aria-label="Download this image">⤓</a></figcaption></figure>'
@@ -254,9 +352,13 @@ class Memo:
     one file per distinct call, which free text from visitors would grow without end."""
 
     def __init__(self, encode: Callable[[list[str]], torch.Tensor], size: int = 2048):
-        self._encode, self.size = encode, size
-        self._memo: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
+        self._encode = encode
+        self._memo: LRU[str, torch.Tensor] = LRU(size)  # caption -> [E]
         self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        return self._memo.size
 
     def __len__(self) -> int:
         return len(self._memo)
@@ -266,12 +368,12 @@ class Memo:
             missing = [c for c in dict.fromkeys(captions) if c not in self._memo]
         fresh = self._encode(missing).float() if missing else None
         with self._lock:
-            for i, c in enumerate(missing):
-                self._memo[c] = fresh[i].clone()
-            rows = []
+            # every row first, then one put per caption in order: a call with more distinct captions
+            # than ``size`` still answers all of them (and keeps the ``size`` used last)
+            known = {c: fresh[i].clone() for i, c in enumerate(missing)}  # caption -> [E]
+            for c in dict.fromkeys(captions):
+                if c not in known:
+                    known[c] = self._memo.peek(c)
             for c in captions:
-                self._memo.move_to_end(c)
-                rows.append(self._memo[c])
-            while len(self._memo) > self.size:
-                self._memo.popitem(last=False)
-        return torch.stack(rows)
+                self._memo.put(c, known[c])
+        return torch.stack([known[c] for c in captions])  # [N, E]

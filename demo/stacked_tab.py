@@ -219,22 +219,22 @@ class StackedDemo:
         out = self.samples(layer, mode, seeds)
         res = out["image"].shape[-1]
         stem = f"stacked_{layer}-{mode}"
-        alt = f"{LAYER_NAMES[layer]} {MODE_NAMES[mode]},"
+        by = f"by the {LAYER_NAMES[layer]} {MODE_NAMES[mode]},"
         if mode == "single":
             note = (f'<div class="gallery-title">Single GAN: no Stage-I</div><p>{esc(LAYER_NAMES[layer].capitalize())} '
                     f"single GAN: one generator draws the {res}×{res} image straight from the noise, so there is "
                     "only the one image.</p>")
             final = gallery_html(f"Single GAN: {res}×{res}", self._figures(out["image"], seeds, stem), columns,
-                                 alt, css_class="phone4")
+                                 f"{res}×{res} image {by}", css_class="phone4")
             return note, final
         low = out["stage1"].shape[-1]
         how = "frozen while Stage-II trained" if mode == "stacked" else "trained on by Stage-II's loss"
         one = gallery_html(f"Stage-I: {low}×{low} from the noise ({how})",
-                           self._figures(out["stage1"], seeds, stem + "_stage1"), columns, "Stage-I, " + alt,
-                           css_class="phone4")
+                           self._figures(out["stage1"], seeds, stem + "_stage1"), columns,
+                           f"Stage-I {low}×{low} image {by}", css_class="phone4")
         two = gallery_html(f"Stage-II: {res}×{res} from the Stage-I image alone",
-                           self._figures(out["image"], seeds, stem + "_stage2"), columns, "Stage-II, " + alt,
-                           css_class="phone4")
+                           self._figures(out["image"], seeds, stem + "_stage2"), columns,
+                           f"Stage-II {res}×{res} image {by}", css_class="phone4")
         return one, two
 
     def generate(self, layer, mode, seed) -> tuple[str, str]:

@@ -111,8 +111,9 @@ class StackGANDemo:
                for x, s in zip(stage1, seeds)]
         two = [Sample(to_png_array(x, s2), f"seed {s}", f"{stem}_seed-{s}_stage2.png")
                for x, s in zip(out["image"], seeds)]
-        return (gallery_html(f"Stage-I: {low}×{low} sketch, each pixel shown as a square", one, 4, "Stage-I,"),
-                gallery_html(f"Stage-II: {res}×{res}", two, 4, "Stage-II,"))
+        return (gallery_html(f"Stage-I: {low}×{low} sketch, each pixel shown as a square", one, 4,
+                             f"Stage-I {low}×{low} sketch of “{caption}”,"),
+                gallery_html(f"Stage-II: {res}×{res}", two, 4, f"Stage-II {res}×{res} image of “{caption}”,"))
 
     def generate(self, caption, n, seed, ca_sampling):
         """→ (Stage-I gallery, Stage-II gallery, notice): ``n`` samples of one caption, seeds
@@ -141,7 +142,8 @@ class StackGANDemo:
         stem = f"{slug(a, 40)}_to_{slug(b, 40)}_seed-{seed}"
         return gallery_html("From the first caption (β = 0) to the second (β = 1)",
                             [Sample(to_png_array(x, s2), f"β = {float(bt):.2f}", f"{stem}_beta-{float(bt):.2f}.png")
-                             for x, bt in zip(out["image"], betas)], alt="Stage-II,")
+                             for x, bt in zip(out["image"], betas)],
+                            alt=f"Stage-II image on the way from “{a}” (β = 0) to “{b}” (β = 1),")
 
     def notice(self, caption: str) -> str:
         """What the model will not understand in ``caption`` (``""`` if nothing); ``shapes`` models only."""
@@ -171,7 +173,8 @@ class StackGANDemo:
         scale = max(1, DISPLAY // cfg.resolution)
         return gallery_html("Real training images and one of their captions",
                             [Sample(to_png_array(it["image"], scale), it["caption"], f"training-{i}.png")
-                             for i, it in enumerate(items)], columns=STRIP, alt="training image:", css_class="strip")
+                             for i, it in enumerate(items)], columns=STRIP, alt="Real training image, captioned:",
+                            css_class="strip")
 
     def describe(self) -> str:
         if self.pipe is None:

@@ -56,9 +56,9 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 # holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read.
 CHECKPOINTS = "results/checkpoints/"
 RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv",
-                "showcase/scores.json")
+                "showcase/scores.json", "figures/mnist5k/scores.json", "figures/shapes/scores.json")
 CODE = ("demo/", "core/")
-TOP = ("README.md", "app.py", "LICENSE")
+TOP = ("README.md", "app.py", "LICENSE", "docs/demo.png")  # docs/demo.png: the link preview (demo/sharing.py)
 
 
 def norm(name: str) -> str:
@@ -170,9 +170,9 @@ def tracked_files(root: Path = ROOT) -> list[str]:
 
 
 def space_files(root: Path = ROOT) -> dict[str, Path]:
-    """``{path in the Space: source file}``: the README, app.py, LICENSE, the Python files of demo/ and core/,
-    every file under results/checkpoints/, and the :data:`RESULT_FILES` of every results/<paper>/ with an
-    ablation.csv (the papers the Results tab lists)."""
+    """``{path in the Space: source file}``: the README, app.py, LICENSE, docs/demo.png (the link preview), the
+    Python files of demo/ and core/, every file under results/checkpoints/, and the :data:`RESULT_FILES` of
+    every results/<paper>/ with an ablation.csv (the papers the Results tab lists)."""
     files = tracked_files(root)
     papers = {f.split("/")[1] for f in files if re.fullmatch(r"results/[^/]+/ablation\.csv", f)}
     wanted = set(TOP)

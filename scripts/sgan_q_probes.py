@@ -19,6 +19,12 @@ Every number comes from training-split images or fresh noise draws; no evaluatio
         initialised) and, over fakes, how much of it is one direction and how that direction relates to the
         adversarial logit; and how much Q0's outputs move.
 
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py fc3source --checkpoint DIR ...
+        After the pilot (why SGAN's recall is low): each checkpoint scored on `val` (FID, recall, diversity; the
+        evaluation classifier, 1,000 images, evaluation seed 2024) twice: as it samples (G1's fc3 → G0), and
+        with G0 fed the real fc3 E(x) of a training digit of the asked class (the same z0 seeds). If G0 on
+        real fc3 covers the data and G0 on G1's fc3 does not, the level that lost coverage is G1.
+
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py grads --steps 1400 [--set model.x=y ...]
         H1 and H4: trains the quick SGAN on mnist5k (E from the shipped checkpoint) and, every 25 steps, logs
         the norm of the gradient of each weighted generator term (λ_adv·L_adv, λ_cond·L_cond, λ_ent·L_ent) on
@@ -256,6 +262,45 @@ def _overrides(args):
     return out
 
 
+class RealFc3:
+    """A stand-in generator (``core.metrics.evaluate``'s GeneratorLike): G0 of ``pipe`` fed E(x) of a training
+    digit of each asked class (the digit picked by the sample's z1 seed), with the sample's z0."""
+
+    def __init__(self, pipe, images, labels):
+        self.pipe, self.images, self.labels = pipe, images, labels
+        self.resolution, self.conditions, self.noise_names = pipe.resolution, ("label",), ("z1", "z0")
+
+    @torch.no_grad()
+    def generate(self, captions=None, *, seeds, labels):
+        noise = self.pipe.noise(seeds)
+        model = self.pipe.model
+        pick = []
+        for i, c in enumerate(labels):
+            pool = torch.nonzero(self.labels == int(c)).flatten()
+            g = torch.Generator().manual_seed(int(seeds["z1"][i] if isinstance(seeds, dict) else seeds[i]))
+            pick.append(pool[torch.randint(0, len(pool), (1,), generator=g)])
+        h1 = model.netE.features(self.images[torch.cat(pick)])  # [B, fc3]
+        return {"image": model.netG0(h1, S.uniform_noise(noise["z0"]))}
+
+
+def fc3source(args):
+    from core.data import load_dataset
+    from core.metrics import evaluate
+    from core.pipeline import Pipeline
+
+    ds = load_dataset("mnist5k", split="train", resolution=28)
+    images = torch.stack([ds[i]["image"] for i in range(len(ds))])
+    labels = torch.as_tensor(ds.labels)
+    keys = ("fid", "recall", "precision", "diversity")
+    print("| checkpoint | fc3 from | " + " | ".join(keys) + " |")
+    for ck in args.checkpoint:
+        pipe = Pipeline.from_checkpoint(ck)
+        for name, gen in (("G1 (as sampled)", pipe), ("E(x), real digits", RealFc3(pipe, images, labels))):
+            s = evaluate(gen, "mnist5k", metrics=["fid", "prc", "diversity"], n=1000, seed=2024, split="val",
+                         data_seed=int(pipe.cfg.dataset_seed))
+            print(f"| {ck} | {name} | " + " | ".join(f"{float(s[k]):.3f}" for k in keys) + " |", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -271,6 +316,8 @@ def main(argv=None):
     a.add_argument("--steps", type=int, nargs="+", default=[400, 1500])
     t = sub.add_parser("trunk")
     t.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
+    f = sub.add_parser("fc3source")
+    f.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
     g = sub.add_parser("grads")
     g.add_argument("--steps", type=int, default=0, help="total steps (split 1000:400 like quick); 0 = quick's")
     g.add_argument("--every", type=int, default=25)
@@ -278,7 +325,7 @@ def main(argv=None):
     g.add_argument("--out", default="/tmp/sgan_grads")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    {"readout": readout, "grads": grads, "standalone": standalone, "trunk": trunk}[args.cmd](args)
+    {"readout": readout, "grads": grads, "standalone": standalone, "trunk": trunk, "fc3source": fc3source}[args.cmd](args)
 
 
 if __name__ == "__main__":

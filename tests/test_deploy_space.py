@@ -57,9 +57,13 @@ def test_the_dry_run_folder_holds_the_space_and_passes_its_checks(space):
         for f in ("ablation.csv", "report.md", "verdicts.csv", "runs.csv", "ablation.png"):
             assert (space / "results" / paper / f).is_file(), (paper, f)
     assert (space / "results/stackgan/showcase/scores.json").is_file()
+    for ds in ("mnist5k", "shapes"):  # the SGAN tab's measured line (bench.sgan_figures)
+        assert (space / f"results/sgan/figures/{ds}/scores.json").is_file()
     # nothing else: no tests, bench, docs, development requirements, training states or caches
     tops = {p.name for p in space.iterdir()}
-    assert tops == {"README.md", "app.py", "LICENSE", "requirements.txt", ".gitattributes", "demo", "core", "results"}
+    assert tops == {"README.md", "app.py", "LICENSE", "requirements.txt", ".gitattributes", "demo", "core", "results",
+                    "docs"}
+    assert [p.name for p in (space / "docs").iterdir()] == ["demo.png"]  # the link preview only
     assert not [p for p in space.rglob("*") if p.name in ("__pycache__", "training_state.pt") or p.suffix == ".pyc"]
     assert (space / "README.md").read_text() == (ROOT / "README.md").read_text()
 

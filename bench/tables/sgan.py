@@ -33,12 +33,15 @@ def rows_for(preset: str) -> list[Row]:
     total = _budget(preset)
 
     def row(id_, label, unit, paper_is, stack, losses):
-        # every row: realism, diversity and coverage; where L_ent acts, the Q heads it relies on (Q1 only in a
-        # stack with D1, which carries it)
-        gates = [FID_GATE, DIVERSITY_GATE, RECALL_GATE]
+        # every row: realism. Rows with L_ent: diversity and coverage, and the Q heads L_ent relies on (Q1 only
+        # in a stack with D1, which carries it). Rows without L_ent are gated on realism alone: the paper
+        # predicts that they collapse within a class (§3.4, Fig. 2d, Fig. 5d), so their diversity and recall
+        # are what the entropy claims measure, and a gate on them would make a reproduced effect untestable
+        # (issue #26 found this at the pilot: docs/sgan.md, "The pilot at C1")
         over = unit.overrides
+        gates = [FID_GATE]
         if over.get("model.ent_weight", 1.0):
-            gates.append(q_gate(0, Z_CHANCE))
+            gates += [DIVERSITY_GATE, RECALL_GATE, q_gate(0, Z_CHANCE)]
             if over.get("model.stack", True) and over.get("model.d1", True):
                 gates.append(q_gate(1, Z_CHANCE))
         return Row(id_, label, unit, paper={"is_mean": paper_is} if paper_is else {},

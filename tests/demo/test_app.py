@@ -1,5 +1,6 @@
 """The demo through its API (gradio_client against an app launched here): images, seeds, batching,
 bad inputs, errors a visitor may read, bounded memory under load, the first view, the results tab."""
+import logging
 import os
 import re
 import threading
@@ -129,8 +130,9 @@ def test_bad_inputs_give_clear_errors(served, caption, n, seed, ca, message):
     assert served.client.predict("still serving", 1, 0, True, api_name="/generate")[1]
 
 
-def test_an_unexpected_failure_shows_a_plain_sentence(served):
-    """Whatever breaks inside (here: a file error naming a server path), the visitor reads one sentence."""
+def test_an_unexpected_failure_shows_a_plain_sentence(served, caplog, capfd):
+    """Whatever breaks inside (here: a file error naming a server path), the visitor reads one sentence; the
+    server's log gets the traceback, once (Gradio prints none of its own)."""
     model = served.model
     real = model.batcher._forward
 
@@ -139,15 +141,20 @@ def test_an_unexpected_failure_shows_a_plain_sentence(served):
 
     model.batcher._forward = broken
     try:
-        with pytest.raises(Exception) as err:
-            served.client.predict("a red star", 2, 0, True, api_name="/generate")
-        with pytest.raises(Exception) as err2:
-            served.client.predict("a red star", "a blue ring", 3, 0, api_name="/interpolate")
+        with caplog.at_level(logging.INFO, logger="demo"):
+            with pytest.raises(Exception) as err:
+                served.client.predict("a red star", 2, 0, True, api_name="/generate")
+            with pytest.raises(Exception) as err2:
+                served.client.predict("a red star", "a blue ring", 3, 0, api_name="/interpolate")
     finally:
         model.batcher._forward = real
     for e in (err.value, err2.value):
         assert GENERIC_ERROR in str(e)
         assert_no_leak(str(e))
+    records = [r for r in caplog.records if r.name == "demo"]
+    assert [r.levelno for r in records] == [logging.ERROR] * 2 and all(r.exc_info for r in records)
+    assert caplog.text.count("Traceback") == 2 and "secret-dir" in caplog.text  # the details: the log's only
+    assert "Traceback" not in capfd.readouterr().err
     assert served.client.predict("a red star", 1, 0, True, api_name="/generate")[1]
 
 
@@ -237,18 +244,34 @@ def test_many_requests_then_a_crowd_all_succeed_and_memory_stays_bounded(served,
     assert (sorted(text_cache.rglob("*")) if text_cache.is_dir() else []) == text_before
 
 
-def test_memo_is_bounded_and_recomputes_what_it_forgot():
+def _length_memo(size: int) -> tuple[Memo, list[list[str]]]:
+    """A Memo over a fake encoder (a caption's embedding is its length) and the list of its calls."""
     calls = []
 
     def encode(texts):
         calls.append(list(texts))
         return torch.tensor([[float(len(t))] for t in texts])
 
-    memo = Memo(encode, size=3)
+    return Memo(encode, size=size), calls
+
+
+def test_memo_is_bounded_and_recomputes_what_it_forgot():
+    memo, calls = _length_memo(3)
     assert memo(["a", "bb", "a"]).flatten().tolist() == [1, 2, 1]
     memo(["ccc", "dddd", "eeeee"])
     assert len(memo) == 3 and calls == [["a", "bb"], ["ccc", "dddd", "eeeee"]]
     assert memo(["a"]).item() == 1 and calls[-1] == ["a"]  # forgotten, so encoded again
+
+
+def test_memo_answers_more_captions_than_it_keeps_and_keeps_the_last_used():
+    memo, calls = _length_memo(2)
+    memo(["a", "bb"])
+    assert memo(["a", "ccc", "dddd", "a"]).flatten().tolist() == [1, 3, 4, 1]  # 3 distinct > size 2
+    assert calls[-1] == ["ccc", "dddd"] and len(memo) == 2
+    memo(["dddd", "a"])
+    assert calls[-1] == ["ccc", "dddd"]  # "dddd" and "a" (used last) were kept
+    memo(["bb", "ccc"])
+    assert calls[-1] == ["bb", "ccc"]
 
 
 def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port, results):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from demo.app import build_app, launch
+from demo.results_tab import PLOT_LABEL
 from demo.serving import slug
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -167,6 +168,7 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", plot)
         wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalHeight > 0", plot))
         assert plot.size["height"] > 300 and plot.size["width"] > 600
+        assert plot.get_attribute("alt").startswith(PLOT_LABEL + ". Bar charts of ")  # read aloud, not skipped
         _tab(browser, "StackGAN").click()
 
         # Phone, 390 px: eight samples; the galleries stack and every sample is on screen, readable.
