@@ -34,14 +34,19 @@ CONFIG_FILE = "config.json"
 STATE_FILE = "training_state.pt"
 
 
-def git_sha() -> str:
-    """The repository's HEAD commit (with ``-dirty`` if the tree has changes), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
+def git_sha(root: Path | None = None) -> str:
+    """The repository's HEAD commit (with ``-dirty`` if a tracked file outside ``results/`` has changes), or
+    ``unknown``. Files under ``results/`` are what runs write (a table's runs.csv, figures), so a run that
+    appends to a committed runs.csv, or a figure script that redraws committed figures, does not mark its
+    own later records dirty; a change to code, configs or docs does. ``root``: the repository (default:
+    this one)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"], cwd=root, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
         return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

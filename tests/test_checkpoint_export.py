@@ -55,3 +55,26 @@ def test_only_a_pipeline_loads_a_whole_export_and_a_bad_module_is_named(run, tmp
     assert main(["export", str(run), str(tmp_path / "x"), "--modules", "netG9"]) == 2
     err = capsys.readouterr().err
     assert "netG9" in err and "netD1" in err  # what it has
+
+
+def test_git_sha_is_dirty_for_code_changes_but_not_for_what_runs_write(tmp_path):
+    """A run appending to a committed results/ file must not mark its own records dirty; a code change must."""
+    import subprocess
+
+    from core.checkpoint import git_sha
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "runs.csv").write_text("a\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "c")
+    clean = git_sha(tmp_path)
+    assert len(clean) == 40 and not clean.endswith("-dirty")
+    (tmp_path / "results" / "runs.csv").write_text("a\nb\n")
+    assert git_sha(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_sha(tmp_path) == clean + "-dirty"

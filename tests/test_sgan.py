@@ -451,3 +451,47 @@ def test_the_shipped_models_generate_by_seed_and_draw_the_asked_class(name, data
     clf = load_classifier(dataset)
     _, pred = clf.net.predict(((a + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
     assert (pred[clf.is_head] == torch.tensor(labels)).float().mean() >= min_acc
+
+
+# Issue #26's gate on what the demo shows (Fig. 2c/d), declared before the retrained models existed: with L_ent,
+# re-drawing z0 at a fixed fc3 moves each pixel by a standard deviation of at least 0.05 in [0, 1] units. The
+# models shipped before #26 measured 0.038 (mnist5k), so this test failed on them; the models of the C1 pilot
+# measure 0.045, so it still fails (xfail, strict).
+Z0_SPREAD_MIN = 0.05
+
+
+@pytest.mark.xfail(strict=True, reason="issue #26, measured on the shipped model (the C1 pilot's seed-0 SGAN): "
+                   "0.045 with L_ent (0.014 without), under the declared 0.05; remove this mark when a shipped model "
+                   "reaches it (strict: the test then fails until the mark goes)")
+@pytest.mark.parametrize("name", ["sgan-mnist5k"])
+def test_the_shipped_sgan_uses_z0_at_a_fixed_fc3(name):
+    from bench.sgan_figures import z0_spread
+
+    pipe = Pipeline.from_checkpoint(SHIPPED / name)
+    assert z0_spread(pipe, fc3_per_class=2) == z0_spread(pipe, fc3_per_class=2)  # fixed seeds: one number
+    assert z0_spread(pipe) >= Z0_SPREAD_MIN
+
+
+def test_z0_spread_is_zero_for_a_generator_that_ignores_z0(smoke_runs):
+    """The spread reads z0's effect alone: with the weights of G0's z0 embedding zeroed, G0 draws the same image
+    for every z0 (the embedding's bias and eval-mode batch norm leave a constant)."""
+    from bench.sgan_figures import z0_spread
+
+    pipe = Pipeline.from_checkpoint(smoke_runs["sgan"])
+    assert z0_spread(pipe, fc3_per_class=1) > 0
+    with torch.no_grad():
+        pipe.model.netG0.noise[0].weight.zero_()  # Linear(z0 -> z_fc)
+    assert z0_spread(pipe, fc3_per_class=1) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_the_table_gates_rows_without_the_entropy_loss_on_realism_only():
+    """Rows without L_ent are the paper's predicted collapse: their diversity and recall are the entropy claims'
+    outcome, so they are gated on FID alone; rows with L_ent also on diversity, recall and their Q heads."""
+    from bench.tables.sgan import TABLE
+
+    gates = {r.id: {g.metric for g in r.gates} for r in TABLE.rows_for("quick")}
+    for row in ("sgan-no-ent", "dcgan-adv-cond", "dcgan-adv"):
+        assert gates[row] == {"fid"}
+    assert gates["sgan"] == {"fid", "diversity", "recall", "log:ent0", "log:ent1"}
+    assert gates["dcgan-adv-cond-ent"] == {"fid", "diversity", "recall", "log:ent0"}  # one level: Q0 only
+    assert gates["sgan-no-d1"] == {"fid", "diversity", "recall", "log:ent0"}  # no D1, so no Q1
