@@ -70,6 +70,23 @@ def test_finds_the_models_on_disk(demo):
     assert m.noent.pipe.cfg.model.ent_weight == 0 and m.full.pipe.cfg.model.ent_weight == 10
 
 
+def test_the_measured_line_reads_the_figures_scores(demo, tmp_path):
+    """The intro's numbers come from bench.sgan_figures' scores.json, not from prose: a changed file changes
+    them, and a missing or broken file drops the line instead of failing the tab."""
+    import json
+
+    assert demo.measured(tmp_path) == ""
+    (tmp_path / "mnist5k").mkdir()
+    (tmp_path / "mnist5k" / "scores.json").write_text("{not json")
+    assert demo.measured(tmp_path) == ""
+    scores = {"sgan": {"cond_acc": 0.873, "z0_spread": 0.0612}, "sgan-noent": {"z0_spread": 0.0201}}
+    (tmp_path / "mnist5k" / "scores.json").write_text(json.dumps({"scores": scores}))
+    line = demo.measured(tmp_path)
+    assert "87%" in line and "**0.061**" in line and "**0.020** without it" in line
+    real = demo.measured()  # the committed file of the shipped models
+    assert "without it" in real and "MNIST digits" in real
+
+
 def test_class_names():
     assert class_names("mnist5k", 10) == tuple("0123456789")
     assert class_names("shapes", 10) == SHAPES and SHAPES[0] == "circle"
