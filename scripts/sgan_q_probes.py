@@ -25,6 +25,12 @@ Every number comes from training-split images or fresh noise draws; no evaluatio
         with G0 fed the real fc3 E(x) of a training digit of the asked class (the same z0 seeds). If G0 on
         real fc3 covers the data and G0 on G1's fc3 does not, the level that lost coverage is G1.
 
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py fc3spread --checkpoint DIR ...
+        After fc3source: does G1 cover E's features? Per class, G1's fc3 for 500 z1 draws against E(x) of the
+        class's training digits: the ratio of their per-dimension spreads (std, averaged over dimensions),
+        and a recall in fc3 space (the share of real fc3 with a generated one inside the real point's
+        distance to its 3rd-nearest real neighbour, as improved precision/recall define it). Mean over classes.
+
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py grads --steps 1400 [--set model.x=y ...]
         H1 and H4: trains the quick SGAN on mnist5k (E from the shipped checkpoint) and, every 25 steps, logs
         the norm of the gradient of each weighted generator term (λ_adv·L_adv, λ_cond·L_cond, λ_ent·L_ent) on
@@ -301,6 +307,36 @@ def fc3source(args):
             print(f"| {ck} | {name} | " + " | ".join(f"{float(s[k]):.3f}" for k in keys) + " |", flush=True)
 
 
+def _fc3_recall(real, fake, k=3):
+    """The share of ``real`` rows with a ``fake`` row within the real row's k-th nearest real neighbour."""
+    rr = torch.cdist(real, real)
+    radius = rr.kthvalue(k + 1, dim=1).values  # [N] (the 0th neighbour is itself)
+    return float((torch.cdist(real, fake).min(1).values <= radius).float().mean())
+
+
+@torch.no_grad()
+def fc3spread(args):
+    from core.data import load_dataset
+    from core.pipeline import Pipeline
+
+    ds = load_dataset("mnist5k", split="train", resolution=28)
+    images = torch.stack([ds[i]["image"] for i in range(len(ds))])
+    labels = torch.as_tensor(ds.labels)
+    print("| checkpoint | G1/E spread | fc3 recall | fc3 precision |")
+    for ck in args.checkpoint:
+        pipe = Pipeline.from_checkpoint(ck)
+        model = pipe.model
+        ratio, rec, prec = [], [], []
+        for c in range(10):
+            real = model.netE.features(images[labels == c])  # [n_c, fc3]
+            z1 = S.uniform_noise(pipe.noise({"z1": list(range(500)), "z0": list(range(500))})["z1"])
+            fake = model.netG1(torch.full((500,), c, dtype=torch.long), z1)  # [500, fc3]
+            ratio.append(float(fake.std(0).mean() / real.std(0).mean()))
+            rec.append(_fc3_recall(real, fake))
+            prec.append(_fc3_recall(fake, real))
+        print(f"| {ck} | {sum(ratio) / 10:.3f} | {sum(rec) / 10:.3f} | {sum(prec) / 10:.3f} |", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -316,6 +352,8 @@ def main(argv=None):
     a.add_argument("--steps", type=int, nargs="+", default=[400, 1500])
     t = sub.add_parser("trunk")
     t.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
+    f2 = sub.add_parser("fc3spread")
+    f2.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
     f = sub.add_parser("fc3source")
     f.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
     g = sub.add_parser("grads")
@@ -325,7 +363,8 @@ def main(argv=None):
     g.add_argument("--out", default="/tmp/sgan_grads")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    {"readout": readout, "grads": grads, "standalone": standalone, "trunk": trunk, "fc3source": fc3source}[args.cmd](args)
+    {"readout": readout, "grads": grads, "standalone": standalone, "trunk": trunk, "fc3source": fc3source,
+     "fc3spread": fc3spread}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -412,6 +412,15 @@ def test_discriminator_and_q_heads_learn_at_their_own_rates(smoke_runs, tmp_path
     assert moved("netD0.q.") == pytest.approx(1e-2, rel=0.05) and moved("netD1.q.") == pytest.approx(1e-2, rel=0.05)
     assert moved("netD0.trunk.") == pytest.approx(1e-3, rel=0.05) and moved("netD0.adv.") == pytest.approx(1e-3, rel=0.05)
     assert moved("netG0.") == pytest.approx(1e-4, rel=0.05)
+    # d1_lr_scale: D1's trunk and adversarial head at d_lr × it; its Q head keeps d_lr × q_lr_scale; D0 unchanged
+    cfg = build_config("sgan", "smoke", {"frozen": [f"netE={smoke_runs['enc']}:netE"], "model.independent_steps": 1,
+                                         "model.joint_steps": 0, "model.lr": 1e-4, "model.d_lr": 1e-4,
+                                         "model.q_lr_scale": 100.0, "model.d1_lr_scale": 10.0,
+                                         "checkpoint_every": 1})
+    before = {k: v.clone() for k, v in build_model(cfg, info).state_dict().items()}
+    after = load_file(str(train(cfg, tmp_path / "run2", progress=False) / "checkpoints" / "final" / "model.safetensors"))
+    assert moved("netD1.trunk.") == pytest.approx(1e-3, rel=0.05) and moved("netD1.adv.") == pytest.approx(1e-3, rel=0.05)
+    assert moved("netD1.q.") == pytest.approx(1e-2, rel=0.05) and moved("netD0.trunk.") == pytest.approx(1e-4, rel=0.05)
 
 
 def test_lr_scale_prefixes_must_match_a_parameter():

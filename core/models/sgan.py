@@ -252,6 +252,7 @@ class SganConfig:
     lr: float = 1e-4               # the generators' Adam rate, β1 0.5 (reference: 1e-4 for G and D)
     d_lr: float = 1e-4             # the discriminators' (with their Q heads) Adam rate (reference: 1e-4)
     q_lr_scale: float = 1.0        # the Q heads (the last layer of Q; the trunk is D's) learn at d_lr × this
+    d1_lr_scale: float = 1.0       # D1 (its trunk and adversarial head; not its Q head) learns at d_lr × this
     z1_dim: int = 50
     z0_dim: int = 50
     # widths (MNIST reference code)
@@ -459,8 +460,11 @@ def _phases(run) -> list[Phase]:
     optimizer over every generator (Adam is per parameter, so this equals one optimizer per network)."""
     cfg: SganConfig = run.model
     d = adam(run, discriminators(cfg), cfg.d_lr)
-    if cfg.q_lr_scale != 1.0:
-        d = replace(d, lr_scale=tuple((f"{n}.q.", cfg.q_lr_scale) for n in discriminators(cfg)))
+    scales = [(f"{n}.q.", cfg.q_lr_scale) for n in discriminators(cfg)] if cfg.q_lr_scale != 1.0 else []
+    if cfg.d1_lr_scale != 1.0 and "netD1" in discriminators(cfg):
+        scales.append(("netD1.", cfg.d1_lr_scale))  # after the Q prefixes: the first matching prefix wins
+    if scales:
+        d = replace(d, lr_scale=tuple(scales))
     opt = {"d": d, "g": adam(run, generators(cfg), cfg.lr)}
     phases = []
     if cfg.independent_steps:
