@@ -34,7 +34,7 @@ from core.conditioning import BatchConditions, resolve_text_encoder
 from core.config import TrainConfig, dict_differences, build_config, parse_value
 from core.data.base import DatasetError, item_fields
 from core.errors import ConfigError, NonFiniteLossError
-from core.models import DataInfo, Phase, StepContext, available_models, get_model_spec, seeded_noise
+from core.models import DataInfo, ModelSpec, Phase, StepContext, available_models, get_model_spec, seeded_noise
 
 __all__ = ["ConfigError", "NonFiniteLossError", "batch_indices", "main", "train"]
 
@@ -376,34 +376,103 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         torch.set_num_threads(threads)
 
 
+# The three parts of a run: prepare (config, data, conditions), build (model, seeds, weights; each
+# phase's optimizers and wrapped nets), run (the phases' steps, logs, samples, checkpoints).
+
+@dataclasses.dataclass
+class _Prepared:
+    """What a run trains, on what data and where: everything resolved before a network is built."""
+
+    cfg: TrainConfig                  # the resolved config (the stored one on resume)
+    run_dir: Path
+    device: torch.device
+    rank: int
+    world: int
+    spec: ModelSpec
+    dataset: object                   # the training split
+    kinds: tuple[str, ...]            # the model's condition kinds
+    conds: BatchConditions
+    keys: tuple[str, ...]             # the item entries batches read
+    on_device: DeviceData | None      # every item on the device (cfg.data_on_device), else None
+    info: DataInfo
+    frozen: dict[str, tuple[str, str]]  # {sub-network: (checkpoint, source name)}
+    start_ckpt: Path | None           # the checkpoint a resumed run continues from
+    check_each_step: bool
+
+
+@dataclasses.dataclass
+class _Loop:
+    """The bookkeeping of the step loop that is not the model's: progress, log, grids, hook."""
+
+    total: int                        # steps over all phases
+    log_path: Path | None             # rank 0 only
+    fixed_cond: dict                  # the sample grids' conditions, on the device
+    meta: dict                        # stored with every checkpoint
+    bar: tqdm
+    t0: float
+    step_hook: object                 # fn(global_step, losses), or None once it returned False
+
+
 def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step_hook, data_hook) -> Path:
-    run_dir = Path(out)
-    device = _init_distributed(resolve_device(cfg.device))
-    rank, world = dist_info()
-    spec = get_model_spec(cfg.model_name)
+    run = _prepare(cfg, out, resume, progress, data_hook)
+    model = _build_model(run)
+    gen, step, opt_states = _start_state(run, model)
+    _run_phases(run, model, gen, step, opt_states, progress, step_hook)
+    return run.run_dir
 
-    dataset = load_training_data(cfg)
-    kinds = spec.condition_kinds(cfg.model)
-    if "text" in kinds:
-        encoder, note = resolve_text_encoder(cfg.text_encoder, dataset, cfg.dataset)
-        if note and rank == 0:
-            print(f"note: {note}", file=sys.stderr)
-        cfg = dataclasses.replace(cfg, text_encoder=encoder)
 
-    start_ckpt = None
+# ---- prepare
+
+def _condition_config(cfg: TrainConfig, kinds: tuple[str, ...], dataset, rank: int) -> TrainConfig:
+    """``cfg`` with its condition settings resolved against ``dataset``: the text encoder a text-conditioned
+    run really uses (``auto``, or a release with embeddings but no caption text); other kinds need none."""
+    if "text" not in kinds:
+        return cfg
+    encoder, note = resolve_text_encoder(cfg.text_encoder, dataset, cfg.dataset)
+    if note and rank == 0:
+        print(f"note: {note}", file=sys.stderr)
+    return dataclasses.replace(cfg, text_encoder=encoder)
+
+
+def _resume_point(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainConfig, Path | None]:
+    """(the config to run, the checkpoint to continue from or None).
+
+    Raises:
+        ConfigError: ``run_dir`` has files but ``resume`` is off, or the stored config differs.
+    """
     if resume:
         found = list_checkpoints(run_dir)
-        if found:
-            start_ckpt = found[-1][1]
-            stored = TrainConfig.from_dict(json.loads((start_ckpt / "config.json").read_text())["config"])
-            cfg = _resume_config(stored, cfg, run_dir)
-    elif run_dir.exists() and any(run_dir.iterdir()):
+        if not found:
+            return cfg, None
+        start_ckpt = found[-1][1]
+        stored = TrainConfig.from_dict(json.loads((start_ckpt / "config.json").read_text())["config"])
+        return _resume_config(stored, cfg, run_dir), start_ckpt
+    if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"run directory {run_dir} already exists; choose a new --out or pass --resume")
+    return cfg, None
+
+
+def _set_threads(cfg: TrainConfig) -> TrainConfig:
+    """Set torch's thread count to ``cfg.num_threads`` (0: the current count, written into the config)."""
     if cfg.num_threads == 0:
         cfg = dataclasses.replace(cfg, num_threads=torch.get_num_threads())
     if cfg.num_threads < 1:
         raise ConfigError(f"num_threads must be >= 1 (or 0 for the current count), got {cfg.num_threads}")
     torch.set_num_threads(cfg.num_threads)
+    return cfg
+
+
+def _prepare(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, data_hook) -> _Prepared:
+    """Resolve the config, check and create the run directory, load the data and its conditions."""
+    run_dir = Path(out)
+    device = _init_distributed(resolve_device(cfg.device))
+    rank, world = dist_info()
+    spec = get_model_spec(cfg.model_name)
+    dataset = load_training_data(cfg)
+    kinds = spec.condition_kinds(cfg.model)
+    cfg = _condition_config(cfg, kinds, dataset, rank)
+    cfg, start_ckpt = _resume_point(cfg, run_dir, resume)
+    cfg = _set_threads(cfg)
     frozen = frozen_networks(cfg)
     if world > 1:
         dist.barrier()  # every rank has checked the directory before rank 0 creates it
@@ -420,100 +489,174 @@ def _train(cfg: TrainConfig, out: str | Path, resume: bool, progress: bool, step
     sample = dataset[0]
     info = DataInfo(channels=sample["image"].shape[0], resolution=cfg.resolution, embed_dim=conds.embed_dim,
                     num_classes=conds.num_classes, structure_channels=conds.structure_channels)
-    model = build_model(cfg, info).to(device)
-    if cfg.channels_last:  # CPU too: measured by bench.perf; changes float results, so it is a config field
-        model = model.to(memory_format=torch.channels_last)
-    phases = spec.phases(cfg)
-    total = sum(p.steps for p in phases)
+    return _Prepared(cfg=cfg, run_dir=run_dir, device=device, rank=rank, world=world, spec=spec, dataset=dataset,
+                     kinds=kinds, conds=conds, keys=keys, on_device=on_device, info=info, frozen=frozen,
+                     start_ckpt=start_ckpt, check_each_step=check_each_step)
 
+
+# ---- build
+
+def _build_model(run: _Prepared) -> nn.Module:
+    """The model on the run's device (seeded by ``model_seed``), channels-last when the config says so."""
+    model = build_model(run.cfg, run.info).to(run.device)
+    if run.cfg.channels_last:  # CPU too: measured by bench.perf; changes float results, so it is a config field
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _seed_run(cfg: TrainConfig, rank: int) -> torch.Generator:
+    """Seed torch, numpy and python for the steps (after the model is built) and return the condition
+    sampler's generator."""
     gen = torch.Generator()
     seed_everything(cfg.model_seed + 1_000 * rank)
     gen.manual_seed(cfg.data_seed * 7919 + rank)
-    step = 0
-    opt_states = None
-    if start_ckpt is None:
+    return gen
+
+
+def _start_state(run: _Prepared, model: nn.Module) -> tuple[torch.Generator, int, dict | None]:
+    """(condition generator, first global step, optimizer states to load or None). A fresh run loads
+    ``init_from`` and the frozen networks; a resumed one its checkpoint's weights, step and RNG states."""
+    cfg = run.cfg
+    gen = _seed_run(cfg, run.rank)
+    if run.start_ckpt is None:
         if cfg.init_from:
             init_submodules(model, cfg.init_from, cfg.init_modules)
-        for name, (path, source) in frozen.items():
+        for name, (path, source) in run.frozen.items():
             _load_into(model, name, path, source, f"frozen network {name!r}")
-    if start_ckpt is not None:
-        load_weights(start_ckpt, model)
-        state = load_training_state(start_ckpt)
-        step = int(state["step"])
-        opt_states = state["optimizers"]
-        _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"], gen)
-    log_path = _logger(run_dir, step if start_ckpt is not None else None) if rank == 0 else None
+        return gen, 0, None
+    load_weights(run.start_ckpt, model)
+    state = load_training_state(run.start_ckpt)
+    _set_rng_state(state["rng"][run.rank] if isinstance(state["rng"], list) else state["rng"], gen)
+    return gen, int(state["step"]), state["optimizers"]
 
-    autocast = autocast_for(cfg, device)
-    fixed_cond = {k: v.to(device) for k, v in conds.items(grid_items(len(dataset))).items()}
+
+def _phase_optimizers(model: nn.Module, phase: Phase, opt_states: dict | None) -> dict[str, torch.optim.Optimizer]:
+    """The phase's optimizers, with ``opt_states`` (a resumed run's first phase) loaded into them."""
+    opts = _make_optimizers(model, phase)
+    for role, s in (opt_states or {}).items():
+        opts[role].load_state_dict(s)
+    return opts
+
+
+def _phase_nets(model: nn.Module, phase: Phase, cfg: TrainConfig, device: torch.device,
+                world: int) -> tuple[dict[str, nn.Module], dict[str, nn.Module]]:
+    """(the sub-networks a step calls: the phase's trainable ones DDP-wrapped when distributed, the same
+    never wrapped), both compiled when ``cfg.compile``."""
+    modules = dict(model.named_children())
+    nets = dict(modules)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        for name in sorted(phase.trainable()):  # same order on every rank
+            nets[name] = DDP(getattr(model, name), device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        nets = {name: torch.compile(m) for name, m in nets.items()}
+        modules = {name: torch.compile(m) for name, m in modules.items()}
+    return nets, modules
+
+
+# ---- run
+
+def _set_rates(opts: dict[str, torch.optim.Optimizer], phase: Phase, phase_step: int) -> dict[str, float]:
+    """Set each optimizer's rate for ``phase_step``: ``Optim.lr_at`` × the group's ``lr_scale``; return
+    ``{"lr_<role>": lr_at}`` for the log. Assigned, not a ``LambdaLR``: that computes ``(lr · lr_scale) ·
+    factor``, which differs in the last bit from ``lr_at · lr_scale`` (float products do not associate)."""
+    lrs = {}
+    for role, opt in opts.items():
+        lrs[f"lr_{role}"] = phase.optimize[role].lr_at(phase_step)
+        for g in opt.param_groups:
+            g["lr"] = lrs[f"lr_{role}"] * g.get("lr_scale", 1.0)
+    return lrs
+
+
+def _next_batch(run: _Prepared, step: int, gen: torch.Generator) -> dict:
+    """The batch of global ``step`` with its conditions, on the device."""
+    index = batch_indices(step, len(run.dataset), run.cfg.batch_size, run.cfg.data_seed, run.rank, run.world)
+    batch = run.on_device.batch(index) if run.on_device is not None else collate(run.dataset, index, run.keys)
+    batch = run.conds.add(batch, index, gen)
+    batch = {k: v.to(run.device, non_blocking=True) for k, v in batch.items()}
+    if run.cfg.channels_last:
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+    return batch
+
+
+def _start_loop(run: _Prepared, step: int, total: int, progress: bool, step_hook) -> _Loop:
+    cfg = run.cfg
+    log_path = _logger(run.run_dir, step if run.start_ckpt is not None else None) if run.rank == 0 else None
+    fixed_cond = {k: v.to(run.device) for k, v in run.conds.items(grid_items(len(run.dataset))).items()}
     meta = {"git_sha": git_sha(), "seeds": {"model": cfg.model_seed, "data": cfg.data_seed, "eval": cfg.eval_seed},
-            "data_info": dataclasses.asdict(info), "conditions": list(kinds)}
-    bar = tqdm(total=total, initial=step, disable=not progress or rank != 0, dynamic_ncols=True,
+            "data_info": dataclasses.asdict(run.info), "conditions": list(run.kinds)}
+    bar = tqdm(total=total, initial=step, disable=not progress or run.rank != 0, dynamic_ncols=True,
                desc=f"{cfg.model_name}")
-    t0, phase_start = time.time(), 0
+    return _Loop(total=total, log_path=log_path, fixed_cond=fixed_cond, meta=meta, bar=bar, t0=time.time(),
+                 step_hook=step_hook)
+
+
+def _run_phases(run: _Prepared, model: nn.Module, gen: torch.Generator, step: int, opt_states: dict | None,
+                progress: bool, step_hook) -> None:
+    """Run every phase from global ``step`` on (phases a resumed run has finished are skipped)."""
+    phases = run.spec.phases(run.cfg)
+    loop = _start_loop(run, step, sum(p.steps for p in phases), progress, step_hook)
+    phase_start = 0
     for phase in phases:
         phase_end = phase_start + phase.steps
-        if step >= phase_end:
-            phase_start = phase_end
-            continue
-        _set_phase(model, phase)
-        opts = _make_optimizers(model, phase)
-        if opt_states is not None:
-            for role, s in opt_states.items():
-                opts[role].load_state_dict(s)
+        if step < phase_end:
+            # a checkpoint's optimizer states belong to the phase it was written in: a run resumed at a
+            # phase's first step (from the previous phase's last checkpoint) starts it with fresh optimizers
+            resumed = opt_states if step > phase_start else None
+            step = _run_phase(run, loop, model, gen, phase, phase_start, step, resumed)
             opt_states = None
-        modules = dict(model.named_children())
-        nets = dict(modules)
-        if world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            for name in sorted(phase.trainable()):  # same order on every rank
-                nets[name] = DDP(getattr(model, name), device_ids=[device.index] if device.type == "cuda" else None)
-        if cfg.compile:
-            nets = {name: torch.compile(m) for name, m in nets.items()}
-            modules = {name: torch.compile(m) for name, m in modules.items()}
-        bar.set_description(f"{cfg.model_name}:{phase.name}")
-        while step < phase_end:
-            lrs = {}
-            for role, opt in opts.items():
-                lrs[f"lr_{role}"] = phase.optimize[role].lr_at(step - phase_start)
-                for g in opt.param_groups:
-                    g["lr"] = lrs[f"lr_{role}"] * g.get("lr_scale", 1.0)
-            index = batch_indices(step, len(dataset), cfg.batch_size, cfg.data_seed, rank, world)
-            batch = on_device.batch(index) if on_device is not None else collate(dataset, index, keys)
-            batch = conds.add(batch, index, gen)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            if cfg.channels_last:
-                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step, modules=modules,
-                              check_finite=check_each_step)
-            spec.train_step(batch, ctx)
-            step += 1
-            bar.update(1)
-            milestone = step == phase_end
-            logging = step % cfg.log_every == 0 or milestone
-            if logging or step % cfg.checkpoint_every == 0 or step_hook is not None:
-                ctx.losses = _host_losses(ctx.losses, step)  # deferred check: before any log or checkpoint
-            if step_hook is not None and step_hook(step, ctx.losses) is False:
-                step_hook = None  # the hook wants no more steps
-            if rank == 0:
-                if logging:
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in ctx.losses.items() if k.startswith("loss")})
-                    rec = {"step": step, "phase": phase.name, "time": round(time.time() - t0, 3), **lrs, **ctx.losses}
-                    with open(log_path, "a") as f:
-                        f.write(json.dumps(rec) + "\n")
-                if spec.generate is not None and (step % cfg.sample_every == 0 or step == total):
-                    save_sample_grid(spec, model, cfg, fixed_cond, run_dir / "samples" / f"step_{step:07d}.png")
-            if step % cfg.checkpoint_every == 0 or milestone:
-                _save(run_dir, model, cfg, meta, step, phase, opts, gen, rank, world,
-                      name=("final" if step == total else f"phase-{phase.name}") if milestone else None)
         phase_start = phase_end
-    bar.close()
-    if rank == 0:
-        with open(run_dir / "log.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, "event": "done", "wall_time_s": round(time.time() - t0, 2),
-                                "world_size": world}) + "\n")
-    return run_dir
+    loop.bar.close()
+    if run.rank == 0:
+        with open(run.run_dir / "log.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "event": "done", "wall_time_s": round(time.time() - loop.t0, 2),
+                                "world_size": run.world}) + "\n")
+
+
+def _run_phase(run: _Prepared, loop: _Loop, model: nn.Module, gen: torch.Generator, phase: Phase,
+               phase_start: int, step: int, opt_states: dict | None) -> int:
+    """Run ``phase`` from global ``step`` to its end; return the step reached."""
+    cfg, spec = run.cfg, run.spec
+    phase_end = phase_start + phase.steps
+    _set_phase(model, phase)
+    opts = _phase_optimizers(model, phase, opt_states)
+    nets, modules = _phase_nets(model, phase, cfg, run.device, run.world)
+    autocast = autocast_for(cfg, run.device)
+    loop.bar.set_description(f"{cfg.model_name}:{phase.name}")
+    while step < phase_end:
+        lrs = _set_rates(opts, phase, step - phase_start)
+        batch = _next_batch(run, step, gen)
+        ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step, modules=modules,
+                          check_finite=run.check_each_step)
+        spec.train_step(batch, ctx)
+        step += 1
+        loop.bar.update(1)
+        milestone = step == phase_end
+        logging = step % cfg.log_every == 0 or milestone
+        if logging or step % cfg.checkpoint_every == 0 or loop.step_hook is not None:
+            ctx.losses = _host_losses(ctx.losses, step)  # deferred check: before any log or checkpoint
+        if loop.step_hook is not None and loop.step_hook(step, ctx.losses) is False:
+            loop.step_hook = None  # the hook wants no more steps
+        if run.rank == 0:
+            _record(run, loop, model, phase, step, ctx.losses, lrs, logging)
+        if step % cfg.checkpoint_every == 0 or milestone:
+            _save(run.run_dir, model, cfg, loop.meta, step, phase, opts, gen, run.rank, run.world,
+                  name=("final" if step == loop.total else f"phase-{phase.name}") if milestone else None)
+    return step
+
+
+def _record(run: _Prepared, loop: _Loop, model: nn.Module, phase: Phase, step: int, losses: dict, lrs: dict,
+            logging: bool) -> None:
+    """Rank 0 after a step: the log line (when ``logging``) and the sample grid (at ``sample_every``)."""
+    cfg = run.cfg
+    if logging:
+        loop.bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k.startswith("loss")})
+        rec = {"step": step, "phase": phase.name, "time": round(time.time() - loop.t0, 3), **lrs, **losses}
+        with open(loop.log_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+    if run.spec.generate is not None and (step % cfg.sample_every == 0 or step == loop.total):
+        save_sample_grid(run.spec, model, cfg, loop.fixed_cond, run.run_dir / "samples" / f"step_{step:07d}.png")
 
 
 def _save(run_dir, model, cfg, meta, step, phase, opts, gen, rank, world, name=None):

@@ -231,6 +231,43 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path):
     assert [r.get("loss_g") for r in la if "loss_g" in r] == [r.get("loss_g") for r in lb if "loss_g" in r]
 
 
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("checkpoint_every, stop_at", [(3, 4), (1, 5)])
+def test_resume_at_a_phase_boundary_and_inside_a_phase_is_bit_exact(tmp_path, checkpoint_every, stop_at):
+    """Stopped after the phase-a checkpoint (step 3: phase b starts with fresh optimizers, not phase a's
+    states) or inside phase b (step 4: its optimizer states are restored), a resumed run ends as a straight one."""
+    cfg = smoke_cfg("toy-two-phase", checkpoint_every=checkpoint_every, sample_every=100)
+    straight = train(cfg, tmp_path / "straight", progress=False)
+
+    def stop(step, losses):
+        if step == stop_at:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path / "stopped", progress=False, step_hook=stop)
+    assert list_checkpoints(tmp_path / "stopped")[-1][0] == stop_at - 1
+    resumed = train(cfg, tmp_path / "stopped", resume=True, progress=False)
+    a = load_file(str(straight / "checkpoints" / "final" / "model.safetensors"))
+    b = load_file(str(resumed / "checkpoints" / "final" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    sa = torch.load(straight / "checkpoints" / "final" / "training_state.pt", weights_only=False)
+    sb = torch.load(resumed / "checkpoints" / "final" / "training_state.pt", weights_only=False)
+    for k, v in sa["optimizers"]["g"]["state"].items():
+        assert all(torch.equal(v[n], sb["optimizers"]["g"]["state"][k][n]) for n in v)
+
+
+def test_no_function_of_the_loop_is_longer_than_80_lines():
+    import ast
+
+    tree = ast.parse((ROOT / "core" / "train.py").read_text())
+    long = {n.name: n.end_lineno - n.lineno + 1 for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 80}
+    assert not long, long
+
+
 # ---------------------------------------------------------------- DDP
 
 def test_two_process_ddp_smoke(tmp_path):
