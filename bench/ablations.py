@@ -315,6 +315,10 @@ def list_rows(table: Table, rows: list[Row], args) -> None:
                 sort_keys=True))
 
 
+class _Refused(Exception):
+    """Arguments that cannot run as given: :func:`main` prints ``error: <message>`` and exits 2."""
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     table = get_table(args.paper)
@@ -322,11 +326,36 @@ def main(argv=None) -> int:
     args.out = args.out or f"results/{default_name}"
     out = Path(args.out)
     rows = table.rows_for(args.preset)
+    try:
+        code = _other_command(table, rows, args, out)
+        if code is not None:
+            return code
+        cells, n_seeds = _cells_to_run(table, rows, args, out)
+    except _Refused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    given = list(argv if argv is not None else sys.argv[1:])
+    _run_cells(table, args, out, cells, given)
+    wall = time.time() - t0
+    if args.no_report:
+        return 0
+    _write_report(table, rows, args, out, given, wall, n_seeds)
+    _update_indexes(out, default_name)
+    print(f"done: {out}/report.md")
+    return 0
+
+
+def _other_command(table: Table, rows: list[Row], args, out: Path) -> int | None:
+    """Run a command that trains none of the table's cells (``--list``, ``--health``, ``--references``,
+    ``--plan-from``, ``--verify``, ``--replicate``) and return its exit code; None when the cells are to run.
+
+    Raises :class:`_Refused` for an unknown ``--only`` row, or for uncommitted code where cells would be kept.
+    """
     known = {r.id for r in rows}
     bad = [r for r in args.only if r not in known]
     if bad:
-        print(f"error: unknown row(s) {bad}; rows are {sorted(known)}", file=sys.stderr)
-        return 2
+        raise _Refused(f"unknown row(s) {bad}; rows are {sorted(known)}")
     if args.list:
         list_rows(table, rows, args)
         return 0
@@ -334,47 +363,61 @@ def main(argv=None) -> int:
         from bench.health import command
 
         return command(table, rows, args, out)
-    fingerprint = fingerprint_of(args)
+    fingerprint_of(args)  # the code's fingerprint, kept on args before any command reads it
     if args.plan_from:
         return plan(table, args, out)
     if args.verify:
         return verify(table, rows, args, out)
     dirty = dirty_code()
     if dirty and args.preset != "smoke" and not args.report_only:
-        print("error: the code has uncommitted changes; a table's cells must come from one clean commit "
-              "(PROTOCOL.md §6). Commit or stash them first:\n  " + "\n  ".join(dirty), file=sys.stderr)
-        return 2
+        raise _Refused("the code has uncommitted changes; a table's cells must come from one clean commit "
+                       "(PROTOCOL.md §6). Commit or stash them first:\n  " + "\n  ".join(dirty))
     if args.replicate:
         return replicate(table, rows, args, out)
+    return None
+
+
+def _cells_to_run(table: Table, rows: list[Row], args, out: Path) -> tuple[list[tuple[Row, int]], int]:
+    """The (row, seed) cells still to train (none under ``--report-only``) and the table's seeds per row.
+
+    Raises :class:`_Refused` when ``out/runs.csv`` exists without ``--resume``, or holds cells of another
+    dataset or preset, or when ``--follow-plan`` finds no protocol-v2 plan.
+    """
     runs_csv = out / "runs.csv"
     if runs_csv.exists() and not (args.resume or args.report_only):
-        print(f"error: {runs_csv} exists; pass --resume to continue it or choose another --out", file=sys.stderr)
-        return 2
+        raise _Refused(f"{runs_csv} exists; pass --resume to continue it or choose another --out")
     n_seeds = args.seeds or table.default_seeds[args.preset]
     selected = [r for r in rows if not args.only or r.id in args.only]
     existing = read_runs(runs_csv)
     if other := other_settings(existing, args):
-        print(f"error: {runs_csv} holds cells of {other}, not {args.dataset}/{args.preset}; pass the same "
-              f"--dataset and --preset, or choose another --out", file=sys.stderr)
-        return 2
-    done = finished_cells(existing, fingerprint)
+        raise _Refused(f"{runs_csv} holds cells of {other}, not {args.dataset}/{args.preset}; pass the same "
+                       f"--dataset and --preset, or choose another --out")
+    done = finished_cells(existing, fingerprint_of(args))
     per_row = {r.id: n_seeds for r in selected}
     if args.follow_plan:
-        from bench.stats import read_plan, row_seeds
-
-        p = read_plan(out / "plan.csv")
-        if p is None or "sesoi" not in p:
-            print(f"error: --follow-plan needs a protocol-v2 plan in {out / 'plan.csv'} (make it with --plan-from)",
-                  file=sys.stderr)
-            return 2
-        planned = row_seeds(p)
-        per_row = {r.id: planned.get(r.id, 0) for r in selected}
+        per_row = _planned_seeds(out, selected)
         n_seeds = max(per_row.values(), default=0)
     seeds = [s for s in range(args.first_seed, args.first_seed + n_seeds) if not args.seed or s in args.seed]
     cells = [] if args.report_only else [(r, s) for s in seeds for r in selected
                                          if s < args.first_seed + per_row[r.id] and (r.id, s) not in done]
-    t0 = time.time()
-    given = list(argv if argv is not None else sys.argv[1:])
+    return cells, n_seeds
+
+
+def _planned_seeds(out: Path, selected: list[Row]) -> dict[str, int]:
+    """{row: seeds} of the ``selected`` rows from the protocol-v2 plan in ``out/plan.csv`` (``--follow-plan``)."""
+    from bench.stats import read_plan, row_seeds
+
+    p = read_plan(out / "plan.csv")
+    if p is None or "sesoi" not in p:
+        raise _Refused(f"--follow-plan needs a protocol-v2 plan in {out / 'plan.csv'} (make it with --plan-from)")
+    planned = row_seeds(p)
+    return {r.id: planned.get(r.id, 0) for r in selected}
+
+
+def _run_cells(table: Table, args, out: Path, cells: list[tuple[Row, int]], given: list[str]) -> None:
+    """Train ``cells`` into ``out/runs.csv``: as launcher jobs, in ``--jobs`` processes (one per seed, running
+    ``given``, the command's arguments), or here one after another."""
+    runs_csv = out / "runs.csv"
     pending = sorted({s for _, s in cells})
     if args.launcher and cells:  # independent jobs through submitit (a cluster, or local processes)
         from bench.launch import launch_cells
@@ -388,19 +431,20 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     bar = tqdm(cells, desc=f"{args.paper} cells", disable=args.no_progress, position=0)
     for row, seed in bar:
-        if (row.id, seed) in finished_cells(read_runs(runs_csv), fingerprint):
+        if (row.id, seed) in finished_cells(read_runs(runs_csv), fingerprint_of(args)):
             continue  # finished meanwhile by another process sharing --out
         bar.set_postfix_str(f"{row.id} seed {seed}")
         append_runs(runs_csv, run_cell(row, seed, table, args, out))
-    wall = time.time() - t0
-    if args.no_report:
-        return 0
+
+
+def _write_report(table: Table, rows: list[Row], args, out: Path, given: list[str], wall: float, n_seeds: int) -> None:
+    """Every output of ``out`` from its runs.csv (:func:`bench.report.write_outputs`), with the command that
+    regenerates it and, under ``--report-only``, the command and commit that judged it."""
+    from bench.cells import definitions
     from bench.report import write_outputs
 
     given = [a for a in given if a != "--report-only"]
     command = "python -m bench.ablations " + " ".join(shlex.quote(a) for a in given)
-    from bench.cells import definitions
-
     judged_by = None
     if args.report_only:  # the verdicts come from this code, the cells from theirs: say both
         from core.checkpoint import git_sha
@@ -411,9 +455,13 @@ def main(argv=None) -> int:
                   machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")
+
+
+def _update_indexes(out: Path, default_name: str) -> None:
+    """When ``out`` is the table's default directory (``results/<default_name>``, never a scratch ``--out``):
+    the README's ``<!-- <default_name>-results -->`` block and the index of every table's claims."""
     from bench.report import update_readme
 
-    # the README's <!-- <name>-results --> block, e.g. sgan-shapes; never for a scratch --out
     default_out = out.resolve() == Path("results", default_name).resolve()
     if default_out and Path("README.md").is_file() and update_readme(Path("README.md"), default_name, out / "report.md"):
         print("README.md: results section updated")
@@ -422,8 +470,6 @@ def main(argv=None) -> int:
 
         write_index(out.resolve().parent)
         print(f"{out.resolve().parent / 'README.md'}: results index updated")
-    print(f"done: {out}/report.md")
-    return 0
 
 
 if __name__ == "__main__":

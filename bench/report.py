@@ -413,47 +413,79 @@ def _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_
 def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall, n_seeds, machine, plots, sheets,
                out, failed, runs, cells, plan=None, cmp=None, health=None, health_frame=None, references=None,
                plan_void="", judged_by=None) -> str:
+    """The text of ``report.md``: the summary, then one section after another (PROTOCOL.md §12–§16)."""
+    metrics = _report_metrics(table, agg)
+    values = runs[runs["metric"] != "__failed__"] if len(runs) else runs
+    prov = provenance(values)
+    code_line, prov_warn = _provenance_lines(prov)
+    dev_line, dev_warn = _device_lines(prov)
+    seed_warn = _seed_warnings(table, plan, cells)
+    parts = [f"# {table.title}", ""]
+    parts += _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_warn, health or {},
+                      health_frame, plan_void)
+    parts += _run_section(rows, args, command, machine, n_seeds, cells, failed, total_wall, this_wall,
+                          code_line=code_line, dev_line=dev_line, references=references, judged_by=judged_by)
+    notes = table.notes(args.preset, args.dataset)
+    if notes:
+        parts += [notes, ""]
+    parts += _table_section(table, rows, agg, metrics)
+    parts += _claims_section(table, verdicts, plan, cmp)
+    parts += _health_section(table, rows, health_frame)
+    parts += _plan_section(table, plan, plan_void)
+    parts += _claims_on_every_metric(table, values, metrics)
+    parts += _figures_section(plots, sheets, cells, out)
+    parts += _failed_section(failed)
+    parts += _reproduce_section(prov, command, judged_by)
+    return "\n".join(parts) + "\n"
+
+
+def _report_metrics(table, agg) -> list[str]:
+    """The metric columns of the report's table: the table's displayed ones that were measured, the paper's
+    metric first where it is not among them, then any standard-Inception scores."""
     present = set(agg["metric"]) if len(agg) else set()
     metrics = [m for m in table.display if m in present] + sorted(
         m for m in present if m.startswith("inception_") and m.endswith(("fid", "kid_mean", "is_mean")))
     if table.paper_metric in present and table.paper_metric not in metrics:
         metrics.insert(0, table.paper_metric)
-    prov = provenance(runs[runs["metric"] != "__failed__"] if len(runs) else runs)
-    code_line, prov_warn = _provenance_lines(prov)
-    dev_line, dev_warn = _device_lines(prov)
-    seed_warn = []
-    if plan is not None and "pilot_seeds" in plan and len(cells):
-        pilot = {int(x) for s in plan["pilot_seeds"].dropna().astype(str) for x in s.split() if x.strip().isdigit()}
-        reused = sorted(pilot & {int(s) for s in cells["seed"]})
-        if reused:
-            seed_warn = [f"> **These cells reuse the pilot's training seeds** ({', '.join(map(str, reused))}): the "
-                         "pilot chose the metrics and seed counts, so it cannot also be the evidence "
-                         "(PROTOCOL.md §4).", ""]
-        changed = [c.id for c in table.claims if c.id in set(plan["claim"])
-                   and str(plan.loc[plan["claim"] == c.id, "metric"].iloc[-1]) != c.metric]
-        if changed:
-            seed_warn += [f"> **Declared metric changed after planning** for {', '.join(changed)}: the plan was made "
-                          "on another metric (PROTOCOL.md §1).", ""]
+    return metrics
+
+
+def _seed_warnings(table, plan, cells) -> list[str]:
+    """Warnings that the cells reuse the pilot's training seeds, or that a claim's declared metric changed
+    after planning (PROTOCOL.md §1, §4); [] when there is no plan or nothing to warn of."""
+    if plan is None or "pilot_seeds" not in plan or not len(cells):
+        return []
+    warn = []
+    pilot = {int(x) for s in plan["pilot_seeds"].dropna().astype(str) for x in s.split() if x.strip().isdigit()}
+    reused = sorted(pilot & {int(s) for s in cells["seed"]})
+    if reused:
+        warn = [f"> **These cells reuse the pilot's training seeds** ({', '.join(map(str, reused))}): the "
+                "pilot chose the metrics and seed counts, so it cannot also be the evidence "
+                "(PROTOCOL.md §4).", ""]
+    changed = [c.id for c in table.claims if c.id in set(plan["claim"])
+               and str(plan.loc[plan["claim"] == c.id, "metric"].iloc[-1]) != c.metric]
+    if changed:
+        warn += [f"> **Declared metric changed after planning** for {', '.join(changed)}: the plan was made "
+                 "on another metric (PROTOCOL.md §1).", ""]
+    return warn
+
+
+def _run_section(rows, args, command, machine, n_seeds, cells, failed, total_wall, this_wall, *, code_line,
+                 dev_line, references, judged_by) -> list[str]:
+    """*Run*: the command, preset, data, seeds, machine, cells finished, wall times and where the code came from."""
     seeds_run = sorted({int(s) for s in cells["seed"]}) if len(cells) else []
     seed_txt = (f"{n_seeds} ({seeds_run[0]}–{seeds_run[-1]})" if seeds_run else str(n_seeds))
-    parts = [f"# {table.title}", ""]
-    parts += _summary(table, rows, args, verdicts, plan, runs, prov_warn, dev_warn, seed_warn, health or {},
-                      health_frame, plan_void)
-    parts += ["## Run", "",
-              f"- Command: `{command}`",
-              f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {seed_txt}",
-              f"- Machine: {machine}",
-              f"- Cells finished: {len(cells) - len(failed.drop_duplicates(['row', 'seed']))} of "
-              f"{len(rows) * n_seeds} ({len(rows)} rows × {n_seeds} seeds)"
-              + ("" if len(cells) >= len(rows) * n_seeds else
-                 " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
-              f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
-              "- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
-                  f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
-                  for s, g in cells.groupby("seed"))
-              + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
-                 if len(cells) and cells["row"].nunique() == len(rows) else ""),
-              code_line]
+    parts = ["## Run", "",
+             f"- Command: `{command}`",
+             f"- Preset: `{args.preset}`; dataset: `{args.dataset}`; training seeds: {seed_txt}",
+             f"- Machine: {machine}",
+             f"- Cells finished: {len(cells) - len(failed.drop_duplicates(['row', 'seed']))} of "
+             f"{len(rows) * n_seeds} ({len(rows)} rows × {n_seeds} seeds)"
+             + ("" if len(cells) >= len(rows) * n_seeds else
+                " — **partial**: rerun the command above (with `--resume`) to continue; verdicts use what has finished"),
+             f"- Total wall time of all cells: {total_wall / 60:.1f} min (this invocation: {this_wall / 60:.1f} min)",
+             _wall_per_seed_line(rows, cells),
+             code_line]
     if judged_by:
         parts[-1] = parts[-1].replace("regenerate this report", "regenerate these cells")
         parts.append(f"- Verdicts: judged from these cells under PROTOCOL.md version 2 by {judged_by}; the cells "
@@ -463,13 +495,23 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
                      + ", ".join(f"{m} {v:.4g}" for m, v in references.items()))
     if dev_line:
         parts.append(dev_line)
-    parts.append("")
-    notes = table.notes(args.preset, args.dataset)
-    if notes:
-        parts += [notes, ""]
-    parts += ["## Table", "", f"Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
-              f"{table.paper_scores}; ours are scored by our own classifier on our data, so compare directions and "
-              "gaps, not absolute values.", ""]
+    return parts + [""]
+
+
+def _wall_per_seed_line(rows, cells) -> str:
+    """The wall time of each seed of the whole table and, when every row has a cell, at each row's fastest."""
+    return ("- Wall time per seed (sum of its cells, i.e. one seed of the whole table): " + ", ".join(
+        f"seed {int(s)}: {g['wall_time_s'].sum() / 60:.1f} min ({len(g)} of {len(rows)} cells)"
+        for s, g in cells.groupby("seed"))
+            + (f"; at each row's fastest measured cell: {cells.groupby('row')['wall_time_s'].min().sum() / 60:.1f} min"
+               if len(cells) and cells["row"].nunique() == len(rows) else ""))
+
+
+def _table_section(table, rows, agg, metrics) -> list[str]:
+    """*Table*: mean ± sd over seeds of every row on ``metrics``, the row's parameters and the paper's number."""
+    parts = ["## Table", "", f"Mean ± sd over training seeds (n = seeds that finished). The paper's numbers are "
+             f"{table.paper_scores}; ours are scored by our own classifier on our data, so compare directions and "
+             "gaps, not absolute values.", ""]
     header = ["row", "method", *[k for k in (rows[0].params if rows else {})], *metrics, "n",
               f"paper ({table.paper_metric})"]
     body = []
@@ -483,31 +525,36 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
         p = r.paper.get(table.paper_metric)
         body.append([f"`{r.id}`", r.label, *[str(v) for v in r.params.values()], *row_cells, n,
                      _fmt(*p, digits=2) if p else "–"])
-    parts += [md_table(header, body), ""]
-    parts += _claims_section(table, verdicts, plan, cmp)
-    parts += _health_section(table, rows, health_frame)
-    if plan is not None and len(plan):
-        parts += ["## Seed plan", ""]
-        if plan_version(plan) < 2:
-            parts += ["The plan these cells ran under (`plan.csv`) was made under protocol version 1: it sized each "
-                      "claim's seeds by the pilot's *observed* effect, capped per table, with no SESOI and no "
-                      "fingerprint of the row and metric definitions. Under version 2 it is void; its labels are kept "
-                      "beside the verdicts for the record. Columns as it was written:", "",
-                      md_table([str(c) for c in plan.columns if c in ("claim", "metric", "seeds", "underpowered")],
-                               [[str(getattr(p, c)) for c in plan.columns if c in ("claim", "metric", "seeds",
-                                                                                   "underpowered")]
-                                for p in plan.itertuples()]), ""]
-        else:
-            parts += ["Declared before these cells ran (`plan.csv`; pilot seeds "
-                      + ", ".join(sorted({s for s in plan["pilot_seeds"].dropna().astype(str)})) + "). The pilot gave "
-                      "only the spread: each metric's seed sd pooled over the rows scored on it (√2 × that for a "
-                      "paired claim). Each claim gets the fewest seeds per row, at least 4, whose t test (two-sided, "
-                      f"α = {float(plan['alpha'].iloc[0]):g}) detects its declared SESOI with 80% power on every "
-                      "interval it must clear (each at 1 − 0.2/k), funded cheapest first within the table's cap in "
-                      "core-hours; a claim left unfunded is *underpowered*, runs at the seeds its rows get and still "
-                      "gets a verdict." + (f" **Void:** {plan_void}." if plan_void else ""), "",
-                      md_table(PLAN_HEADER, _plan_rows(plan, table)), ""]
-    parts += _claims_on_every_metric(table, runs[runs["metric"] != "__failed__"] if len(runs) else runs, metrics)
+    return parts + [md_table(header, body), ""]
+
+
+def _plan_section(table, plan, plan_void) -> list[str]:
+    """*Seed plan*: the plan these cells ran under, as written (version 1, void) or per claim (version 2)."""
+    if plan is None or not len(plan):
+        return []
+    parts = ["## Seed plan", ""]
+    if plan_version(plan) < 2:
+        kept = [c for c in plan.columns if c in ("claim", "metric", "seeds", "underpowered")]
+        return parts + ["The plan these cells ran under (`plan.csv`) was made under protocol version 1: it sized each "
+                        "claim's seeds by the pilot's *observed* effect, capped per table, with no SESOI and no "
+                        "fingerprint of the row and metric definitions. Under version 2 it is void; its labels are "
+                        "kept beside the verdicts for the record. Columns as it was written:", "",
+                        md_table([str(c) for c in kept], [[str(getattr(p, c)) for c in kept]
+                                                          for p in plan.itertuples()]), ""]
+    return parts + ["Declared before these cells ran (`plan.csv`; pilot seeds "
+                    + ", ".join(sorted({s for s in plan["pilot_seeds"].dropna().astype(str)})) + "). The pilot gave "
+                    "only the spread: each metric's seed sd pooled over the rows scored on it (√2 × that for a "
+                    "paired claim). Each claim gets the fewest seeds per row, at least 4, whose t test (two-sided, "
+                    f"α = {float(plan['alpha'].iloc[0]):g}) detects its declared SESOI with 80% power on every "
+                    "interval it must clear (each at 1 − 0.2/k), funded cheapest first within the table's cap in "
+                    "core-hours; a claim left unfunded is *underpowered*, runs at the seeds its rows get and still "
+                    "gets a verdict." + (f" **Void:** {plan_void}." if plan_void else ""), "",
+                    md_table(PLAN_HEADER, _plan_rows(plan, table)), ""]
+
+
+def _figures_section(plots, sheets, cells, out) -> list[str]:
+    """*Plots* and *Samples*: the images written beside the report, linked relative to ``out``."""
+    parts = []
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.relative_to(out)})" for p in plots] + [""]
     if sheets:
@@ -517,9 +564,19 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
                   " Stacked rows show the Stage-I image left of each final image.", ""]
         for rid, p in sheets.items():
             parts += [f"**`{rid}`**", "", f"![{rid}]({p.relative_to(out)})", ""]
-    if len(failed):
-        parts += ["## Failed cells", ""] + [f"- `{r.row}` seed {int(r.seed)}: {r.error}" for r in failed.itertuples()] + [""]
-    parts += ["## Reproduce", ""]
+    return parts
+
+
+def _failed_section(failed) -> list[str]:
+    """*Failed cells*: each failed (row, seed) with its error; [] when none failed."""
+    if not len(failed):
+        return []
+    return ["## Failed cells", ""] + [f"- `{r.row}` seed {int(r.seed)}: {r.error}" for r in failed.itertuples()] + [""]
+
+
+def _reproduce_section(prov, command, judged_by) -> list[str]:
+    """*Reproduce*: the commit and command that regenerate the cells, or a warning when no one commit does."""
+    parts = ["## Reproduce", ""]
     if prov["single"]:
         parts += ["```bash", f"git checkout {prov['sha']}", command, "```", ""]
         if judged_by:
@@ -528,10 +585,9 @@ def _report_md(table, rows, args, agg, verdicts, command, total_wall, this_wall,
         parts += ["```bash", command, "```", "",
                   "**This command does not regenerate the numbers above**: their cells come from several code states "
                   "(see *Code* under *Run*). It reruns the table under today's code.", ""]
-    parts += ["Every number above comes from `runs.csv` (one line per row, seed and metric, with the git SHA, code "
-              "fingerprint, device, checkpoint and wall time); `ablation.csv`, `verdicts.csv` and `comparisons.csv` "
-              "are computed from it, with the seed plan in `plan.csv` where one was declared."]
-    return "\n".join(parts) + "\n"
+    return parts + ["Every number above comes from `runs.csv` (one line per row, seed and metric, with the git SHA, "
+                    "code fingerprint, device, checkpoint and wall time); `ablation.csv`, `verdicts.csv` and "
+                    "`comparisons.csv` are computed from it, with the seed plan in `plan.csv` where one was declared."]
 
 
 def _health_section(table, rows, health_frame) -> list[str]:

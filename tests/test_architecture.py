@@ -14,6 +14,9 @@ when that line sits in a function body and never runs in the tests. Its nodes ar
 A submodule importing its own parent package is not counted as a cycle: Python runs the package's
 ``__init__`` first either way, and ``from core.models.base import X`` inside ``core.models`` is the
 usual way to build a package. Every rule names the edges that break it, as ``module:line → import``.
+
+One rule reads the functions instead (issue #28): no function or method under ``core``, ``bench`` or
+``demo``, nested ones included, is longer than 80 lines (``end_lineno - lineno + 1`` of its ``def``).
 """
 from __future__ import annotations
 
@@ -152,6 +155,33 @@ def _check(graph: Graph, importers: tuple[str, ...], imported: tuple[str, ...], 
                      f"offending imports:\n" + "\n".join(bad))
 
 
+# ---------------------------------------------------------------------------------------------- function length
+
+MAX_FUNCTION_LINES = 80  # issue #28: split a longer function into smaller, well-named ones
+
+
+def _functions(node: ast.AST, prefix: str = ""):
+    """(qualified name, ``def`` node) of every function and method inside ``node``, nested ones included."""
+    for child in ast.iter_child_nodes(node):
+        inner = prefix
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = f"{prefix}{child.name}."
+            if not isinstance(child, ast.ClassDef):
+                yield prefix + child.name, child
+        yield from _functions(child, inner)
+
+
+def long_functions(root: Path = ROOT, packages=PACKAGES, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """``path:line name (n lines)`` for every function under ``packages`` longer than ``limit`` lines."""
+    found = []
+    for path in find_modules(root, packages, scripts=()).values():
+        for name, node in _functions(ast.parse(path.read_text(), filename=str(path))):
+            n = node.end_lineno - node.lineno + 1
+            if n > limit:
+                found.append(f"  {path.relative_to(root)}:{node.lineno} {name} ({n} lines)")
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- the rules
 
 GRAPH = import_graph()
@@ -210,6 +240,12 @@ def test_bench_goes_through_the_loop_the_pipeline_and_the_metrics():
            "bench uses core.config, core.train, core.pipeline, core.metrics, core.data, core.checkpoint, core.viz")
 
 
+def test_no_function_is_longer_than_80_lines():
+    long = long_functions()
+    assert not long, (f"functions longer than {MAX_FUNCTION_LINES} lines (issue #28: split each into smaller, "
+                      "well-named functions):\n" + "\n".join(long))
+
+
 # ---------------------------------------------------------------------------------------------- the checker itself
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -249,3 +285,22 @@ def test_the_checker_finds_cycles_hidden_in_local_and_relative_imports(tmp_path)
     assert import_cycles(graph) == [["pkg.a", "pkg.b"], ["pkg.e", "pkg.sub.c", "pkg.sub.d"]]
     assert forbidden(graph, ("pkg.sub",), ("pkg.e",)) == ["  pkg.sub.d:1 → pkg.e"]
     assert forbidden(graph, ("pkg.util",), ("pkg",)) == []
+
+
+def _function(name: str, lines: int, indent: str = "") -> str:
+    """The source of a function ``name`` exactly ``lines`` lines long (at least 2)."""
+    body = "".join(f"{indent}    x{i} = {i}\n" for i in range(lines - 2))
+    return f"{indent}def {name}():\n{body}{indent}    return 0\n"
+
+
+def test_the_length_checker_finds_long_methods_and_nested_functions(tmp_path):
+    """Functions of known lengths: the length rule above can fail, and 80 lines is allowed."""
+    _write(tmp_path, {
+        "pkg/__init__.py": _function("at_limit", 80),
+        "pkg/mod.py": "def outer():\n" + _function("inner", 81, indent="    ") + "    return inner\n\n\n"
+                      "class C:\n" + _function("method", 90, indent="    "),
+    })
+    assert long_functions(tmp_path, packages=("pkg",)) == [
+        "  pkg/mod.py:1 outer (83 lines)", "  pkg/mod.py:2 outer.inner (81 lines)", "  pkg/mod.py:87 C.method (90 lines)"]
+    assert long_functions(tmp_path, packages=("pkg",), limit=79) == ["  pkg/__init__.py:1 at_limit (80 lines)",
+                                                                     *long_functions(tmp_path, packages=("pkg",))]

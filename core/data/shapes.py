@@ -426,16 +426,42 @@ def _pattern(texture: str, X: np.ndarray, Y: np.ndarray, G: int) -> np.ndarray:
 
 
 def _render_batch(sc: Scenes, texture: str, resolution: int) -> Rendered:
-    """Render scenes that all have ``texture`` (see :func:`render_scenes`)."""
+    """Render scenes that all have ``texture`` (see :func:`render_scenes`).
+
+    Every field is computed on the supersampled grid in a window around each object, then area-averaged and
+    pasted into the flat background.
+    """
     f32 = np.float32
     ss = supersampling(resolution)
     G = resolution * ss  # supersampled grid side
-    T, E = _TEMPLATE_SIZE, _TEMPLATE_EXTENT
-    flat = signed_distance_templates().reshape(-1)
-    B = len(sc)
     hs = (sc.size / 2).astype(f32)  # [B] half-size, canvas units
-    # Work only in a window around each object (its box plus 2 px, aligned to ss, one width per
-    # batch): outside it d < 0, so every field is plain background there. Same values, ~2× faster.
+    win, (x0, X), (y0, Y) = _object_windows(sc, G, ss)  # X, Y [B, win]: offsets from the object centre
+    d = _signed_distance(sc.shape, hs, X, Y)  # [B, win, win] signed distance, shape units
+    inside = d > 0  # [B, win, win]
+    nx, ny, nz = _bevel_normals(d, inside, hs, G)
+    del d
+    lx, ly, lz = _light_direction(sc)
+    shade = np.maximum(nx * lx + ny * ly + nz * lz, 0) * f32(_DIFFUSE) + f32(_AMBIENT)
+    m = inside.astype(f32)
+    lit = shade * m  # [B, win, win] shading on the object, 0 elsewhere
+    contrast = texture_contrast(texture, resolution)
+    if contrast > 0:
+        p = _pattern(texture, X, Y, G)
+        p -= f32(_PATTERN_MEAN[texture])
+        lit *= f32(1) - f32(contrast) * p
+    lit, m, nx, ny, nz = _paste_windows((lit, m, nx, ny, nz), x0, y0, win, ss, resolution)  # [B, R, R] each
+    return _compose(sc, lit, m, nx, ny, nz, lz)
+
+
+def _object_windows(sc: Scenes, G: int, ss: int) -> tuple[int, tuple, tuple]:
+    """The window each object of ``sc`` is rendered in, on the ``G × G`` grid supersampled by ``ss``.
+
+    Its box plus 2 px, aligned to ``ss``, one width per batch: outside it d < 0, so every field is plain
+    background there (same values, ~2× faster). Returns ``win, (x0, X), (y0, Y)``: the window side (grid
+    px) and, per axis, the window starts ``[B]`` (grid px) and the canvas offsets of its pixel centres
+    from the object centre ``[B, win]`` (``X`` per column, ``Y`` per row).
+    """
+    f32 = np.float32
     win = min(G, ss * math.ceil((float(sc.size.max()) * G + 4 + ss) / ss))  # window side (grid px)
 
     def window(centre):  # object centres [B] -> window starts [B] (grid px), offsets [B, win]
@@ -443,8 +469,16 @@ def _render_batch(sc: Scenes, texture: str, resolution: int) -> Rendered:
         t = ((start[:, None] + np.arange(win)).astype(f32) + f32(0.5)) / f32(G)  # canvas units
         return start, t - centre.astype(f32)[:, None]
 
-    x0, X = window(sc.x)  # X [B, win]: canvas offset from the object centre, per column
-    y0, Y = window(sc.y)  # Y [B, win]: per row
+    return win, window(sc.x), window(sc.y)
+
+
+def _signed_distance(shape: np.ndarray, hs: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Signed distance ``[B, win, win]`` (shape units, > 0 inside) to the silhouette templates ``shape``
+    ``[B]`` of half-sizes ``hs`` ``[B]`` (canvas units), bilinear in the templates, at the canvas offsets
+    ``X`` (columns) and ``Y`` (rows) ``[B, win]`` from the object centres."""
+    f32 = np.float32
+    T, E = _TEMPLATE_SIZE, _TEMPLATE_EXTENT
+    flat = signed_distance_templates().reshape(-1)
 
     def texel(offset):  # canvas offset [B, win] -> (lower texel index, weight), both [B, win]
         f = (offset / hs[:, None] + f32(E)) * f32(T / (2 * E)) - f32(0.5)
@@ -453,17 +487,22 @@ def _render_batch(sc: Scenes, texture: str, resolution: int) -> Rendered:
 
     iu, wu = texel(X)
     iv, wv = texel(Y)
-    idx = (sc.shape.astype(np.intp) * (T * T))[:, None, None] + (iv * T)[:, :, None] + iu[:, None, :]
+    idx = (shape.astype(np.intp) * (T * T))[:, None, None] + (iv * T)[:, :, None] + iu[:, None, :]
     wu, wv = wu[:, None, :], wv[:, :, None]
     top = flat.take(idx)
     top += (flat.take(idx + 1) - top) * wu
     bot = flat.take(idx + T)
     bot += (flat.take(idx + T + 1) - bot) * wu
-    d = top + (bot - top) * wv  # [B, win, win] signed distance, shape units
-    del top, bot, idx
+    return top + (bot - top) * wv
 
-    # bevel: slope h'(d) = A·max(0, 1 - d/W) inside, 0 outside; ∇h = h'(d) ∇d (∇d by central differences)
-    inside = d > 0  # [B, win, win]
+
+def _bevel_normals(d: np.ndarray, inside: np.ndarray, hs: np.ndarray, G: int) -> tuple[np.ndarray, ...]:
+    """Unit surface normals ``nx, ny, nz`` ``[B, win, win]`` of the bevelled objects, from their signed
+    distance ``d`` (``inside``: ``d > 0``; ``hs`` [B]: half-sizes; ``G``: grid side).
+
+    Bevel: slope h'(d) = A·max(0, 1 - d/W) inside, 0 outside; ∇h = h'(d) ∇d (∇d by central differences).
+    """
+    f32 = np.float32
     slope = np.clip(f32(1) - d * f32(1 / _BEVEL_WIDTH), 0, 1) * f32(_BEVEL_SLOPE)
     slope *= inside
     step = (f32(0.5) * G * hs)[:, None, None]  # 1 / (2 · shape units per pixel)
@@ -474,31 +513,33 @@ def _render_batch(sc: Scenes, texture: str, resolution: int) -> Rendered:
     gx *= slope
     gy *= slope
     nz = f32(1) / np.sqrt(f32(1) + gx * gx + gy * gy)  # [B, win, win]
-    nx = -gx * nz
-    ny = -gy * nz
-    del gx, gy, slope, d
+    return -gx * nz, -gy * nz, nz
 
-    az = np.radians(sc.light_azimuth).astype(f32)[:, None, None]
-    el = np.radians(sc.light_elevation).astype(f32)[:, None, None]
-    lx, ly, lz = np.cos(el) * np.cos(az), -np.cos(el) * np.sin(az), np.sin(el)  # y points down
-    shade = np.maximum(nx * lx + ny * ly + nz * lz, 0) * f32(_DIFFUSE) + f32(_AMBIENT)
-    m = inside.astype(f32)
-    lit = shade * m  # [B, win, win] shading on the object, 0 elsewhere
-    contrast = texture_contrast(texture, resolution)
-    if contrast > 0:
-        p = _pattern(texture, X, Y, G)
-        p -= f32(_PATTERN_MEAN[texture])
-        lit *= f32(1) - f32(contrast) * p
 
-    # area-average each window and paste it into the background: lit = m = n_x = n_y = 0, n_z = 1
-    R = resolution
-    fields = [np.zeros((B, R, R), f32) for _ in range(4)] + [np.ones((B, R, R), f32)]
+def _light_direction(sc: Scenes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The unit vector towards each scene's light, ``lx, ly, lz`` ``[B, 1, 1]`` each (y points down)."""
+    az = np.radians(sc.light_azimuth).astype(np.float32)[:, None, None]
+    el = np.radians(sc.light_elevation).astype(np.float32)[:, None, None]
+    return np.cos(el) * np.cos(az), -np.cos(el) * np.sin(az), np.sin(el)
+
+
+def _paste_windows(parts, x0: np.ndarray, y0: np.ndarray, win: int, ss: int, resolution: int) -> list[np.ndarray]:
+    """Area-average each window field of ``parts`` (lit, m, n_x, n_y, n_z, ``[B, win, win]`` each) and paste it
+    at ``(y0, x0)`` into the ``[B, R, R]`` background: lit = m = n_x = n_y = 0, n_z = 1."""
+    B, R = len(x0), resolution
+    fields = [np.zeros((B, R, R), np.float32) for _ in range(4)] + [np.ones((B, R, R), np.float32)]
     w = win // ss
-    for full, part in zip(fields, (lit, m, nx, ny, nz)):
+    for full, part in zip(fields, parts):
         part = _downsample(part, ss)  # [B, win/ss, win/ss]
         for b, (r0, c0) in enumerate(zip(y0 // ss, x0 // ss)):
             full[b, r0 : r0 + w, c0 : c0 + w] = part[b]
-    lit, m, nx, ny, nz = fields  # [B, R, R] each
+    return fields
+
+
+def _compose(sc: Scenes, lit, m, nx, ny, nz, lz) -> Rendered:
+    """The images, normals and masks from the ``[B, R, R]`` fields: the shaded object (``lit``, coverage ``m``)
+    in its colour over the background, lit flat from ``lz`` ``[B, 1, 1]``."""
+    f32 = np.float32
     norm = np.sqrt(nx * nx + ny * ny + nz * nz)
     shade_bg = (f32(_AMBIENT) + f32(_DIFFUSE) * lz)  # [B, 1, 1] flat background
     albedo = np.array(list(COLORS.values()), dtype=f32)[sc.color][:, :, None, None]  # [B, 3, 1, 1]

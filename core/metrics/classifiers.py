@@ -389,34 +389,13 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
     n = len(ref)
     resolutions = list(TRAIN_RESOLUTIONS)
     skip = {r: unresolvable_attributes(dataset, r) for r in resolutions}
-
-    def batch_loss(idx: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([net.prepare(train[r].images[idx[res == r]]) for r in resolutions])  # [B, C, R, R]
-        idx = torch.cat([idx[res == r] for r in resolutions])  # the same order as x
-        res = torch.cat([res[res == r] for r in resolutions])
-        if scene is None:
-            x = _shift(x, 2, gen)
-        x = x + torch.randn(x.shape, generator=gen) * 0.04 * torch.rand(len(x), 1, 1, 1, generator=gen)
-        _, logits, pred_scene = net(x)
-        loss = 0.0
-        for k in logits:  # mean cross-entropy over the items whose resolution can show attribute k
-            shown = torch.tensor([k not in skip[int(r)] for r in res])
-            if shown.any():
-                loss = loss + F.cross_entropy(logits[k][shown], targets[k][idx[shown]])
-        if pred_scene is not None:
-            loss = loss + F.smooth_l1_loss(pred_scene, scene[idx])
-        return loss
-
+    batch_loss = _classifier_batch_loss(net, train, targets, scene, skip, gen)
     _fit(net, batch_loss, n, epochs, batch_size, lr, gen, f"train classifier ({dataset})", 3, progress)
     net.eval()
     features, _ = net.predict(ref.images[:2000])  # [<=2000, F]
     net.feature_scale.fill_(float(features.pow(2).mean().rsqrt()))
     seconds = time.time() - t0
-    test = {}
-    for r in resolutions:
-        for split in (s for s in traits.splits if s != "train"):  # shapes: test, then test_unseen
-            data = load_real(dataset, split, r, n=test_size, seed=data_seed, progress=progress)
-            test[f"{split}@{r}"] = classifier_accuracy(net, data, skip[r])
+    test = _test_accuracies(net, dataset, skip, test_size, data_seed, progress)
     meta = {
         "kind": CLASSIFIER_KIND, "dataset": dataset, "arch": arch, "values": values, "is_head": is_head,
         "scene_targets": list(SCENE_TARGETS) if scene is not None else [],
@@ -435,6 +414,45 @@ def train_classifier(dataset: str, out: str | Path, epochs: int = 8, batch_size:
     _make_readme(out, meta)
     _LOADED.pop(str(out.resolve()), None)
     return meta
+
+
+def _classifier_batch_loss(net: EvalClassifier, train: dict[int, RealData], targets: dict[str, torch.Tensor],
+                           scene: torch.Tensor | None, skip: dict[int, set[str]], gen: torch.Generator):
+    """The loss of a batch for :func:`_fit`: ``batch_loss(idx, res)`` of the items ``idx`` [B] drawn at the native
+    resolutions ``res`` [B] (keys of ``train``), augmented with ``gen``; each head's cross-entropy over the items
+    whose resolution can show it (``skip``: the heads each resolution cannot), plus the scene regression."""
+    resolutions = list(train)
+
+    def batch_loss(idx: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([net.prepare(train[r].images[idx[res == r]]) for r in resolutions])  # [B, C, R, R]
+        idx = torch.cat([idx[res == r] for r in resolutions])  # the same order as x
+        res = torch.cat([res[res == r] for r in resolutions])
+        if scene is None:
+            x = _shift(x, 2, gen)
+        x = x + torch.randn(x.shape, generator=gen) * 0.04 * torch.rand(len(x), 1, 1, 1, generator=gen)
+        _, logits, pred_scene = net(x)
+        loss = 0.0
+        for k in logits:  # mean cross-entropy over the items whose resolution can show attribute k
+            shown = torch.tensor([k not in skip[int(r)] for r in res])
+            if shown.any():
+                loss = loss + F.cross_entropy(logits[k][shown], targets[k][idx[shown]])
+        if pred_scene is not None:
+            loss = loss + F.smooth_l1_loss(pred_scene, scene[idx])
+        return loss
+
+    return batch_loss
+
+
+def _test_accuracies(net: EvalClassifier, dataset: str, skip: dict[int, set[str]], test_size: int | None,
+                     data_seed: int, progress: bool) -> dict[str, dict]:
+    """``{"<split>@<resolution>": accuracy per head}`` on every split but train, at each resolution of ``skip``
+    (its heads that resolution cannot show are not scored)."""
+    test = {}
+    for r in skip:
+        for split in (s for s in dataset_traits(dataset).splits if s != "train"):  # shapes: test, then test_unseen
+            data = load_real(dataset, split, r, n=test_size, seed=data_seed, progress=progress)
+            test[f"{split}@{r}"] = classifier_accuracy(net, data, skip[r])
+    return test
 
 
 def _train_record(command, seconds, epochs, batch_size, lr, seed, data_seed, n) -> dict:
