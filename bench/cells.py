@@ -38,7 +38,7 @@ def unit_config(unit: Unit, preset: str, seed: int, dataset: str, device: str, r
     """The resolved :class:`TrainConfig` of ``unit`` for one seed (a parent becomes ``init_from`` and/or
     ``frozen`` entries), trained
     with ``threads`` torch threads."""
-    from core.config import build_config
+    from core.resolve import build_config
 
     fields = {"model_seed": seed, "data_seed": seed, "dataset": dataset, "device": device, "num_threads": threads}
     if unit.parent is not None:
@@ -68,10 +68,10 @@ def set_aside_if_stale(run: Path, cfg) -> bool:
     A run directory is named after the row's overrides, not the whole preset, so after a preset
     changes in the code the old directory must not be reused (nor resumed: a resumed run keeps its
     own config). Returns whether it was set aside."""
-    from core.config import TrainConfig
+    from core.resolve import config_differences, load_config
 
     saved = run / "config.json"
-    if not saved.is_file() or not TrainConfig.from_dict(json.loads(saved.read_text())).differences(cfg):
+    if not saved.is_file() or not config_differences(load_config(json.loads(saved.read_text())), cfg):
         return False
     aside = run.with_name(f"{run.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
     run.rename(aside)

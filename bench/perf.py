@@ -67,8 +67,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.reference_stackgan import KL_COEFF, PT_STYLE, reference_like, reference_optimizers, reference_step
 from bench.report import md_table
-from core.config import TrainConfig, build_config
+from core.config import TrainConfig
 from core.pipeline import seeded_noise
+from core.resolve import build_config
 # the step outside the loop, built from the loop's own parts (bench reaches the models through core.train:
 # tests/test_architecture.py keeps bench off core.models)
 from core.train import (DataInfo, StepContext, _make_optimizers, _set_phase, autocast_for, available_models,

@@ -4,6 +4,10 @@ A :class:`TrainConfig` holds what every model shares (data, optimisation, seeds,
 devices); its ``model`` field holds the model's own frozen dataclass (e.g.
 ``GanIntClsConfig``). Named presets (``smoke``, ``quick``, ``paper``) are dicts of overrides
 declared by each model; ``--set key=value`` overrides single fields.
+
+This module knows no model (``tests/test_architecture.py`` keeps it off :mod:`core.models`): building a
+config from a model's presets, reading one back by its model's name and comparing two on what they
+train go through the model registry, in :mod:`core.resolve`.
 """
 from __future__ import annotations
 
@@ -69,33 +73,19 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         return d
 
-    def canonical(self) -> "TrainConfig":
-        """This config with the model's unused fields at their defaults (``ModelSpec.canonical``), so
-        two configs that would train the same run compare equal."""
-        from core.models import get_model_spec
-
-        return dataclasses.replace(self, model=get_model_spec(self.model_name).canonical(self.model))
-
-    def differences(self, given: "TrainConfig") -> list[str]:
-        """What would make ``given`` train another run than this (stored) config: ``"key: stored x, given
-        y"`` for each canonical field that differs. A stored ``num_threads`` of 0 predates the field
-        (unknown) and matches any count."""
-        stored = self if self.num_threads else dataclasses.replace(self, num_threads=given.num_threads)
-        return dict_differences(stored.canonical().to_dict(), given.canonical().to_dict())
-
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        from core.models import get_model_spec  # local import: models depend on config, not vice versa
-
+    def from_dict(cls, d: dict, model_config_cls: type) -> "TrainConfig":
+        """The config of dict ``d`` (``to_dict``, JSON), its ``model`` section built as ``model_config_cls``:
+        the model's config dataclass, which the caller looks up (``core.resolve.load_config`` asks the
+        model registry; this module knows no model)."""
         d = dict(d)
         check_keys(cls, d, "config")
-        spec = get_model_spec(d["model_name"])
         model_d = dict(d.get("model") or {})
-        check_keys(spec.config_cls, model_d, "model config")
-        d["model"] = spec.config_cls(**{k: _coerce(spec.config_cls, k, v) for k, v in model_d.items()})
+        check_keys(model_config_cls, model_d, "model config")
+        d["model"] = model_config_cls(**{k: _coerce(model_config_cls, k, v) for k, v in model_d.items()})
         return cls(**{k: _coerce(cls, k, v) for k, v in d.items()})
 
 
@@ -137,7 +127,10 @@ def parse_value(text: str):
 
 
 def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    """Return ``cfg`` with dotted overrides applied (``"batch_size"``, ``"model.ngf"``)."""
+    """Return ``cfg`` with dotted overrides applied (``"batch_size"``, ``"model.ngf"``). The model stays the
+    same: its fields are rebuilt as ``type(cfg.model)``."""
+    if "model_name" in overrides:
+        raise ConfigError("the model is chosen by name (build_config's model_name, --model), not overridden")
     d = cfg.to_dict()
     for key, value in overrides.items():
         parts = key.split(".")
@@ -149,27 +142,5 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
         if parts[-1] not in target:
             raise ConfigError(f"unknown config key {key!r}; valid keys here: {sorted(target)}")
         target[parts[-1]] = value
-    return TrainConfig.from_dict(d)
+    return TrainConfig.from_dict(d, type(cfg.model))
 
-
-def build_config(model_name: str, preset: str = "quick", overrides: dict[str, Any] | None = None,
-                 **fields_) -> TrainConfig:
-    """Resolve a config: model defaults → the model's preset → its dataset preset, if the model has one for the
-    run's dataset (``ModelSpec.dataset_presets``) → keyword fields → dotted overrides."""
-    from core.models import get_model_spec
-
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
-    spec = get_model_spec(model_name)
-    preset_d = dict(spec.presets.get(preset, {}))
-    model_d = dict(preset_d.pop("model", {}))
-    dataset = (overrides or {}).get("dataset", fields_.get("dataset", preset_d.get("dataset", TrainConfig.dataset)))
-    extra = dict(spec.dataset_presets.get(preset, {}).get(dataset, {}))
-    model_d.update(extra.pop("model", {}))
-    preset_d.update(extra)
-    check_keys(spec.config_cls, model_d, f"{model_name} preset {preset!r} model")
-    base = {"model_name": model_name, "preset": preset, "model": dataclasses.asdict(spec.config_cls(**model_d))}
-    base.update(preset_d)
-    base.update(fields_)
-    cfg = TrainConfig.from_dict(base)
-    return apply_overrides(cfg, overrides or {})

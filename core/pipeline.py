@@ -23,6 +23,7 @@ import torch
 from core.checkpoint import find_checkpoint, load_weights, read_meta
 from core.config import TrainConfig
 from core.models import DataInfo, get_model_spec, seeded_noise
+from core.resolve import load_config
 
 __all__ = ["Pipeline", "seeded_noise"]
 
@@ -54,7 +55,7 @@ class Pipeline:
         """
         ckpt = find_checkpoint(Path(path))
         meta = read_meta(ckpt)
-        cfg = TrainConfig.from_dict(meta["config"])
+        cfg = load_config(meta["config"])
         info = DataInfo(**meta["data_info"])
         spec = get_model_spec(cfg.model_name)
         if spec.generate is None:

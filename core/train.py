@@ -31,10 +31,11 @@ from tqdm import tqdm
 from core.checkpoint import (find_checkpoint, git_sha, list_checkpoints, load_submodule, load_training_state,
                              load_weights, parse_frozen, write_checkpoint)
 from core.conditioning import BatchConditions, resolve_text_encoder
-from core.config import TrainConfig, dict_differences, build_config, parse_value
+from core.config import TrainConfig, dict_differences, parse_value
 from core.data.base import DatasetError, item_fields
 from core.errors import ConfigError, NonFiniteLossError
 from core.models import DataInfo, ModelSpec, Phase, StepContext, available_models, get_model_spec, seeded_noise
+from core.resolve import build_config, config_differences, load_config
 
 __all__ = ["ConfigError", "NonFiniteLossError", "batch_indices", "main", "train"]
 
@@ -334,7 +335,7 @@ def _resume_config(stored: TrainConfig, given: TrainConfig, run_dir: Path) -> Tr
     if given.num_threads == 0:
         given = dataclasses.replace(given, num_threads=stored.num_threads)
     aligned = dataclasses.replace(given, **{k: getattr(stored, k) for k in RESUME_MAY_CHANGE})
-    diff = stored.differences(aligned)
+    diff = config_differences(stored, aligned)
     if diff:
         raise ConfigError(f"--resume: run {run_dir} was started with another config ({'; '.join(diff)}). Resume "
                           f"with the same settings, or train into a new --out")
@@ -445,7 +446,7 @@ def _resume_point(cfg: TrainConfig, run_dir: Path, resume: bool) -> tuple[TrainC
         if not found:
             return cfg, None
         start_ckpt = found[-1][1]
-        stored = TrainConfig.from_dict(json.loads((start_ckpt / "config.json").read_text())["config"])
+        stored = load_config(json.loads((start_ckpt / "config.json").read_text())["config"])
         return _resume_config(stored, cfg, run_dir), start_ckpt
     if run_dir.exists() and any(run_dir.iterdir()):
         raise ConfigError(f"run directory {run_dir} already exists; choose a new --out or pass --resume")

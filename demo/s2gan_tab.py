@@ -70,11 +70,12 @@ and one facing up more violet. In `shapes` the objects are raised reliefs with f
 map is lavender with a coloured rim that traces the object's outline."""
 
 # What the shipped quick models can and cannot do (measured: docs/s2gan.md, the Results tab).
-QUALITY = """**How good are these models?** Not good: they are the small `quick` models (32 px, under 30 minutes of
-one CPU core). At this budget the Structure-GAN has collapsed: every seed draws nearly the same faint map, so the
-first two parts show one image again and again. The Style-GANs barely use their style noise either, so a
-re-rolled style looks like the last. The rendering engine does follow the geometry it is given: the last part
-is the one to try. docs/s2gan.md says what was tried on the validation split to stop the collapse."""
+QUALITY = """**How good are these models?** Not good: they are small models trained on a CPU budget (the line
+above gives their size and steps). At this budget the Structure-GAN has collapsed: every seed draws nearly the
+same faint map, so the first two parts show one image again and again. The Style-GANs barely use their style
+noise either, so a re-rolled style looks like the last. The rendering engine does follow the geometry it is
+given: the last part is the one to try. docs/s2gan.md says what was tried on the validation split to stop the
+collapse."""
 
 SAMPLES = """### Structures and their renderings
 Top row: structures drawn by the Structure-GAN. Bottom row: the Style-GAN's rendering of each one. Column i

@@ -188,20 +188,23 @@ class StackGANDemo:
 
 def quality_line(scores_json: Path = SHOWCASE) -> str:
     """One line under the examples: they were picked, and what the shipped model gets on held-out captions,
-    read from ``bench.showcase``'s ``scores.json`` (chance from the data's number of shapes, colours and
-    patterns); ``""`` when the file is missing or unreadable."""
+    read from ``bench.showcase``'s ``scores.json`` (its number of captions ``n`` and scores; chance from the
+    data's number of shapes, colours and patterns); ``""`` when the file is missing or unreadable."""
     import json
 
     from core.data import shapes
 
     try:
-        test = json.loads(Path(scores_json).read_text())["scores"]["final"]["test"]
+        data = json.loads(Path(scores_json).read_text())
+        test = data["scores"]["final"]["test"]
+        size = data.get("n")  # images scored, one per caption
+        count = f"{size:,} " if isinstance(size, int) and not isinstance(size, bool) else ""
         said = [(name, test[f"cond_acc_{key}"], 1 / len(values)) for name, key, values in
                 (("shape", "shape", shapes.SHAPES), ("colour", "color", shapes.COLORS),
                  ("pattern", "texture", shapes.TEXTURES))]
     except (OSError, KeyError, ValueError, TypeError):
         return ""
-    return ("The examples were picked among this model's better results. On 1,000 held-out test captions the "
+    return (f"The examples were picked among this model's better results. On {count}held-out test captions the "
             "evaluation classifier reads the asked " + ", ".join(f"{n} in {v:.0%}" for n, v, _ in said)
             + " of its images (chance " + ", ".join(f"{c * 100:g}%" for _, _, c in said) + "); free captions often get "
             "the wrong shape.")

@@ -210,12 +210,12 @@ def trunk(args):
 
 
 def grads(args):
-    from core.config import build_config
+    from core.resolve import build_config, load_config
     from core.train import train
 
     sets = {"frozen": ['netE=' + str(ROOT / "results/checkpoints/sgan-mnist5k") + ':netE']}
     cfg = build_config("sgan", "quick", dataset="mnist5k", overrides=_overrides(args))
-    cfg = type(cfg).from_dict({**cfg.to_dict(), **sets, "num_threads": 1})
+    cfg = load_config({**cfg.to_dict(), **sets, "num_threads": 1})
     out = Path(args.out)
     log = out / "grads.jsonl"
     out.mkdir(parents=True, exist_ok=True)

@@ -217,8 +217,15 @@ def test_the_demo_never_imports_the_trainer():
 
 
 def test_models_know_nothing_about_training_inference_or_evaluation():
-    _check(GRAPH, ("core.models",), ("core.train", "core.pipeline", "core.metrics", "core.config"),
+    _check(GRAPH, ("core.models",), ("core.train", "core.pipeline", "core.metrics", "core.config", "core.resolve"),
            "models import core.errors, core.nn, core.losses and core.models.base; they take explicit arguments")
+
+
+def test_the_run_config_knows_no_model():
+    """Issue #28: config and models are independent layers; core.resolve, above both, joins them (presets,
+    loading a config by its model's name). The graph holds function-local imports too."""
+    _check(GRAPH, ("core.config",), ("core.models", "core.resolve"),
+           "core.config holds the run's dataclass; build_config, load_config and canonical live in core.resolve")
 
 
 def test_the_trainer_does_not_import_the_pipeline():
@@ -237,7 +244,8 @@ def test_evaluation_networks_are_never_used_for_training():
 
 def test_bench_goes_through_the_loop_the_pipeline_and_the_metrics():
     _check(GRAPH, ("bench",), ("core.models",),
-           "bench uses core.config, core.train, core.pipeline, core.metrics, core.data, core.checkpoint, core.viz")
+           "bench uses core.config, core.resolve, core.train, core.pipeline, core.metrics, core.data, core.checkpoint, "
+           "core.viz")
 
 
 def test_no_function_is_longer_than_80_lines():

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from core.config import build_config
 from core.models import DataInfo, get_model_spec
 from core.models.base import StepContext
 from core.pipeline import seeded_noise
+from core.resolve import build_config
 from core.train import _make_optimizers, _set_phase, build_model
 
 

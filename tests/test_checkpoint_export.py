@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from core.checkpoint import MODEL_FILE, exported_modules, main
-from core.config import build_config
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -19,10 +19,11 @@ from torch import nn
 
 from core import losses
 from core.checkpoint import parse_frozen
-from core.config import ConfigError, build_config
+from core.config import ConfigError
 from core.metrics import evaluate
 from core.models import ModelSpec, Optim, Phase, register_model, seeded_noise
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 RES = 16

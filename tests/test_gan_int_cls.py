@@ -3,9 +3,9 @@ import contextlib
 
 import torch
 
-from core.config import build_config
 from core.models import DataInfo, StepContext
 from core.models.gan_int_cls import SPEC, _phases, _train_step
+from core.resolve import build_config
 
 INFO = DataInfo(channels=3, resolution=16, embed_dim=12, num_classes=4)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.config import build_config
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

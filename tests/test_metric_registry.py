@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from bench import spec as bench_spec
-from core.config import build_config
 from core.metrics import DEFAULT_METRICS, METRICS, MetricsError, evaluate, registry
 from core.metrics.registry import DIRECTIONS, ScoreKey
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -278,7 +278,7 @@ def test_benchmark_classifier_features(benchmark, shapes_test, shapes_clf):
 
 @pytest.mark.slow
 def test_evaluate_scores_a_trained_checkpoint_through_the_cli(tmp_path):
-    from core.config import build_config
+    from core.resolve import build_config
     from core.train import train
 
     cfg = build_config("gan-int-cls", "smoke", {"model.steps": 2}, dataset="shapes")

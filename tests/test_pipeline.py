@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from core.config import build_config
 from core.pipeline import Pipeline, seeded_noise
+from core.resolve import build_config
 from core.train import train
 
 import test_train  # noqa: F401  registers the toy dataset

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from core.config import build_config
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import main, train
 
 import test_conditions  # noqa: F401  registers the toy label, unconditional and structure models

@@ -12,13 +12,13 @@ import torch
 from safetensors.torch import load_file
 
 from bench.tables.s2gan import TABLE
-from core.config import build_config
 from core.errors import ConfigError
 from core.models import DataInfo, Optim, Phase, StepContext
 from core.models.s2gan import (REFERENCE_WARMUP, S2GAN, NormalFCN, S2ganConfig, StructureGenerator, _d_update,
                                _train_step, feed_back, margin_rule, nearest_codeword, normal_codebook, normal_loss,
                                resize_normals, uniform_noise)
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 SMOKE = DataInfo(channels=3, resolution=16)

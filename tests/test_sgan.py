@@ -10,12 +10,12 @@ import torch
 from safetensors.torch import load_file
 
 from bench.tables.sgan import TABLE
-from core.config import build_config
 from core.errors import ConfigError
 from core.models import DataInfo
 from core.models.sgan import (SGAN, Encoder, SganConfig, SganEncoderConfig, conditional_loss, encoder_sizes, entropy_loss,
                               forward_generators, generator_losses, sample_noise, uniform_noise)
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 MNIST = DataInfo(channels=1, resolution=28, num_classes=10)

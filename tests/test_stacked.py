@@ -14,11 +14,11 @@ from safetensors.torch import load_file
 from torch import nn
 
 from bench.tables.stacked import LAYERS, STAGE1_MODULES, TABLE, row_id
-from core.config import build_config
 from core.errors import ConfigError
 from core.models import DataInfo, StepContext, get_model_spec
 from core.models.stacked import LAYER_OPTIM, StackedConfig, StackedGAN
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import _make_optimizers, _set_phase, train
 
 MODES = ("single", "stacked", "full")

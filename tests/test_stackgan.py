@@ -8,10 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from core.config import ConfigError, build_config
+from core.config import ConfigError
 from core.models import DataInfo, StepContext
 from core.models.stackgan import SPEC, StackGANConfig, _phases, _train_step
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 SMOKE_INFO = DataInfo(channels=3, resolution=16, embed_dim=12, num_classes=4)

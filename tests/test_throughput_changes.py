@@ -10,9 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from core.resolve import build_config
 import core.train as loop
 from core import losses
-from core.config import ConfigError, build_config
+from core.config import ConfigError
 from core.errors import NonFiniteLossError
 from core.models.base import Optim, StepContext
 from core.train import train

@@ -15,9 +15,10 @@ from torch.utils.data import Dataset
 import core.checkpoint as ckpt_mod
 from core import losses
 from core.checkpoint import find_checkpoint, list_checkpoints, write_checkpoint
-from core.config import ConfigError, TrainConfig, build_config
+from core.config import ConfigError
 from core.data import register
 from core.models import DataInfo, ModelSpec, Optim, Phase, register_model
+from core.resolve import build_config, load_config
 from core.train import NonFiniteLossError, batch_indices, main, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,16 +102,18 @@ def test_config_rejects_unknown_keys():
     with pytest.raises(ConfigError, match="model.ngff"):
         build_config("gan-int-cls", "smoke", {"model.ngff": 1})
     with pytest.raises(ConfigError, match="unknown config key"):
-        TrainConfig.from_dict({**smoke_cfg().to_dict(), "typo": 3})
+        load_config({**smoke_cfg().to_dict(), "typo": 3})
     with pytest.raises(ConfigError, match="unknown preset"):
         build_config("gan-int-cls", "huge")
+    with pytest.raises(ConfigError, match="chosen by name"):
+        build_config("gan-int-cls", "smoke", {"model_name": "stackgan"})
     with pytest.raises(ConfigError, match="unknown model"):
         build_config("no-such-gan", "smoke")
 
 
 def test_config_roundtrip_and_cli_dry_run(capsys):
     cfg = build_config("gan-int-cls", "quick", {"model.ngf": 48, "batch_size": 16})
-    assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    assert load_config(json.loads(cfg.to_json())) == cfg
     assert cfg.model.ngf == 48 and cfg.batch_size == 16 and cfg.preset == "quick"
     assert main(["--model", "gan-int-cls", "--preset", "smoke", "--set", "model.ndf=12", "--dry-run"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -197,7 +200,7 @@ KILL_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 import test_train  # registers the toy dataset
-from core.config import build_config
+from core.resolve import build_config
 from core.train import train
 cfg = build_config("gan-int-cls", "smoke", {{"model.steps": 10, "checkpoint_every": 3}}, dataset="toy", text_encoder="hash")
 kill_at = int(sys.argv[2])

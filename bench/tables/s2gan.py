@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
 from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE
-from core.config import build_config
+from core.resolve import build_config
 
 FCN = Unit("s2gan-fcn", {})
 

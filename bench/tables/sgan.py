@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
 from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE, q_gate
-from core.config import build_config
+from core.resolve import build_config
 
 ENCODER = Unit("sgan-encoder", {})
 Z_CHANCE = 1 / 12  # the loss of a Q that reads nothing of z ~ U[0, 1]: the noise's variance

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from bench.spec import Claim, Row, Table, Unit
 from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE
-from core.config import build_config
+from core.resolve import build_config
 
 LAYERS = ("dense", "conv", "deepconv")
 LAYER_NAMES = {"dense": "dense", "conv": "convolutional", "deepconv": "deep-convolutional"}

@@ -11,7 +11,7 @@ import math
 
 from bench.spec import Claim, Row, Table, Unit
 from bench.tables import DIVERSITY_GATE, FID_GATE, RECALL_GATE
-from core.config import build_config
+from core.resolve import build_config
 
 RESOLUTIONS = {"smoke": (16, 32, 64), "quick": (16, 32, 64), "paper": (64, 128, 256)}
 STAGE1_MODULES = ("ca1", "netG1", "netD1")

@@ -147,7 +147,7 @@ SPEC = ModelSpec(
         # embedding_scale √384: MiniLM embeddings have unit norm (≈0.05 per dimension), which the
         # N(0, 0.02) text FC turns into a code ~50× weaker than z; measured in results/gan-int-cls/.
         "quick": {"model": {"steps": 3000, "ngf": 32, "ndf": 32, "embedding_scale": 19.6},
-                  "channels_last": True,  # 1.1-1.3x faster training steps at this size on CPU (results/perf/cpu.md)
+                  "channels_last": True,  # faster training steps at this size on CPU (timings: results/perf/cpu.md)
                   "resolution": 32, "batch_size": 64, "log_every": 25, "sample_every": 500,
                   "checkpoint_every": 500},
         # Reed et al. / StackGAN Table 1 baseline: 64×64, ngf 128, ndf 64, batch 64, Adam 2e-4 (β1 0.5),

@@ -1,69 +1,15 @@
-"""S²-GAN: Style and Structure GAN (Wang & Gupta, "Generative Image Modeling using Style and Structure
-Adversarial Networks", ECCV 2016; seed 000, ../shared/reference/s2gan.md Part A).
+"""S²-GAN: Style and Structure GAN (Wang & Gupta, ECCV 2016; seed 000, ../shared/reference/s2gan.md Part A).
 
-Image generation in two steps:
+A **Structure-GAN** (:class:`StructureGenerator`, :class:`StructureDiscriminator`) draws surface-normal maps
+from noise; a **Style-GAN** (:class:`StyleGenerator`, conditional :class:`StyleDiscriminator`) renders an image
+of a normal map, held to it by a frozen normal predictor (:class:`NormalFCN`) weighted by ``fcn_weight``.
+Two models: ``s2gan`` (phases ``structure``, ``style``, ``joint``; the table's rows are configurations:
+``structure``, ``style``, ``fcn_weight``, ``joint_steps``, ``single``) and ``s2gan-fcn``, which trains the
+normal predictor that ``s2gan`` loads with ``frozen=["netF=<run>:netF"]``. Also here: the normal helpers and
+codebook, and the reference's training rules (:func:`margin_rule`, the Adam warm-up ``REFERENCE_WARMUP``).
 
-- the **Structure-GAN** ``netG_structure: z → normals`` draws a surface-normal map (unit length per pixel,
-  the data frame: x right, y down, z towards the viewer); its discriminator ``netD_structure`` sees normal
-  maps only;
-- the **Style-GAN** ``netG_style: (normals, z) → RGB`` renders an image of a given normal map; its
-  discriminator ``netD_style`` is conditional (it sees RGB ‖ normals). A second critic, a frozen
-  fully convolutional **normal predictor** ``netF`` trained beforehand on real (image, normals) pairs,
-  reads normals back from the rendering; its loss against the input normals, weighted by
-  ``fcn_weight`` (λ = 0.1, ``style-gan-fcn --lamda``), holds the rendering to its geometry.
-
-Training follows the reference code (xiaolonw/ss-gan): the two GANs are first trained *independently*
-(phases ``structure`` and ``style``; the Style-GAN on the real normals of each batch), then *jointly*
-(phase ``joint``): the Structure-G's output, bilinearly resampled to the image side and renormalised,
-feeds the Style-G; the gradient of the Style-G's loss with respect to those normals reaches the
-Structure-G scaled by 0.1 (``joint_train_bi.lua``: ``lamda0``), on top of its own discriminator's
-gradient at weight 1; learning rates drop (1e-6 style, 1e-7 structure at ``paper``); no FCN loss. All
-losses are binary cross-entropy; noise is uniform on [−1, 1].
-
-One model serves the benchmark's rows by configuration: ``structure=False`` is the Style-GAN alone,
-conditioned on real normals (condition kind ``structure``); ``fcn_weight=0`` drops the constraint;
-``joint_steps=0`` is the stack without joint training (sampled stacked all the same);
-``single=True`` is the baseline, one unconditional DCGAN: the Style-G's noise branch and trunk with no
-normals input (its noise branch widened so the trunk is the same), against the Style-D without the
-normals channels. ``style=False`` trains the Structure-GAN alone (its "image" is the normal map).
-
-Two model names live here: ``s2gan-fcn`` trains the normal predictor (loaded frozen into ``s2gan`` with
-``frozen=["netF=<run>:netF"]``; it makes no images), and ``s2gan`` itself.
-
-The reference training rules, as options (on in ``paper``): the reference Adam's warm-up (rate/50 for
-the first 10 updates of each script, rate/5 until update 30: ``adversarial_ct.lua``), expressed exactly
-by :class:`~core.models.base.Optim`'s ``warmup_factors`` (counted from each phase's start, skipped
-updates included, as the reference counts them); and the **margin rule** (:func:`margin_rule`).
-
-Departures from the reference code:
-
-- The reference's ``codebook_40.txt`` (40 k-means centres fitted to NYUv2's normals) is not shipped: the
-  codebook here is built in code, deterministic and data-independent (:func:`normal_codebook`: a
-  Fibonacci lattice of K directions on the hemisphere facing the viewer), so it suits ``shapes`` and NYUv2
-  alike. K = 40 as in the reference.
-- The FCN: the reference runs an AlexNet-style FCN (conv11 s4 ... conv6 1024, FullConv, conv3 40) on the
-  128² rendering nearest-upsampled ×4 to 512², giving a 32² map. Ours (:class:`NormalFCN`) is a small
-  conv encoder–decoder on the image itself, ending at ``1/fcn_out_stride`` of its side (``paper``: 4, the
-  reference's 32² for 128²; ``quick``/``smoke``: 1, since 1/4 of 32 px would blur the shapes' 2-px bevels).
-  Its targets are the real normals downscaled (anti-aliased bilinear, renormalised) to that side, each
-  pixel labelled with the nearest codeword (maximum dot product), as in the reference. Frozen inside
-  S²-GAN it runs in eval mode (BN running statistics); the reference left it in training mode.
-- The FCN's pre-training (``paper``): SGD 0.01, momentum 0.9, weight decay 5e-4 (as an L2 term of the loss,
-  the same gradient), batch 10, 80 epochs of 2,000 iterations, as ``train_3dnormal_fcn_cls.lua``.
-- Each discriminator step sees the batch's B real items against B fakes (the reference: B/2 of each); the
-  generator step reuses those fakes against the updated discriminator (the reference draws fresh noise and,
-  for the Style-GAN, another batch's normals: the same expectation, one generator forward fewer).
-- The Style-D's condition input is never a path into the Structure-G in the joint phase (the reference
-  passes back only the gradient on the Style-G's normals input), and during the joint phase the Style-G
-  is updated at every step, margin rule or not (``joint_train_bi.lua`` forces it), while the
-  Structure-GAN pair keeps the rule.
-- Joint learning rates: the reference scripts set the Structure-GAN's to the Style-GAN's × 0.001 (1e-9);
-  ``paper`` uses 1e-7, the rate the reference notes (s2gan.md A.6) give. ``quick`` lowers both only 10×
-  (2e-5, 2e-6): the reference's 1e-6 would not move a network in a few hundred steps.
-- The ``style-gan-nofcn`` script's L2 weight decay (1e-5) is left out: the FCN scripts use none, and the
-  constraint's ablation row must differ from its baseline in λ alone.
-- Convolutions keep their bias before BN (Torch's default, so parameter counts match the reference);
-  images and normals are in [−1, 1] (tanh) as in the reference.
+The training scheme, the departures from the reference code (xiaolonw/ss-gan), the presets and their
+timings: docs/s2gan.md.
 """
 from __future__ import annotations
 
@@ -690,10 +636,8 @@ SPEC = ModelSpec(
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
         # 32 px on shapes, a quarter of the reference widths (n = 16), structure at 24² (the reference's
         # 72/128 ratio, rounded to a multiple of 8); joint rates lowered 10× (not the reference's 200×).
-        # Steps sized by measurement so one seed of the table takes about 45 min of one core:
-        # `python -m bench.size --paper s2gan --preset quick` (one thread per core, both cores busy) gave 50.4 min
-        # of training at 1000/1000/300 (ms/step: structure 214-277, style 277-540, joint 417, DCGAN 170, FCN
-        # 177); three quarters of that, 37.8 min, plus about a minute of scoring per row (docs/s2gan.md)
+        # Steps: three quarters of a first guess of 1000/1000/300, sized by `python -m bench.size --paper s2gan
+        # --preset quick` to fit one seed of the table in about 45 min of one core (timings: docs/s2gan.md)
         "quick": {"model": {"structure_steps": 750, "style_steps": 750, "joint_steps": 225,
                             "adam_warmup": False, "margin_rule": False, "joint_lr_style": 2e-5,
                             "joint_lr_structure": 2e-6, "structure_size": 24, "structure_ngf": 16,
@@ -752,7 +696,7 @@ FCN_SPEC = ModelSpec(
         "smoke": {"model": {"steps": 3, "fcn_width": 4, "fcn_out_stride": 1}, "dataset": "shapes",
                   "resolution": 16, "batch_size": 8, "dataset_size": 32, "log_every": 1,
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
-        "quick": {"model": {"steps": 500, **_QUICK_FCN},  # measured: 177 ms/step, 1.5 min (bench.size)
+        "quick": {"model": {"steps": 500, **_QUICK_FCN},  # (timings: docs/s2gan.md)
                   "dataset": "shapes", "resolution": 32, "batch_size": 32, "log_every": 25,
                   "sample_every": 10 ** 9, "checkpoint_every": 500},
         # train_3dnormal_fcn_cls.lua: SGD 0.01, momentum 0.9, weight decay 5e-4, batch 10, epoch 80

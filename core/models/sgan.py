@@ -530,9 +530,9 @@ SPEC = ModelSpec(
                             "d1_hidden": 16, "d0_widths": (4, 8, 8), "d0_hidden": 16},
                   "dataset": "mnist5k", "resolution": 16, "batch_size": 8, "dataset_size": 64,
                   "log_every": 1, "sample_every": 5, "checkpoint_every": 5},
-        # sized by measurement so one seed of the 8-row table takes about 30 minutes of one core (docs/sgan.md):
-        # the reference networks at half width (G0 64/32 channels, D0 16/32/64), batch 64, 1,000 independent +
-        # 400 joint steps (≈ 26 epochs of mnist5k's 3,500 training digits); 0.13-0.19 s per step on this CPU.
+        # sized by measured step times to fit one seed of the 8-row table in about 30 minutes of one core
+        # (timings: docs/sgan.md): the reference networks at half width (G0 64/32 channels, D0 16/32/64),
+        # batch 64, 1,000 independent + 400 joint steps (≈ 26 epochs of mnist5k's 3,500 training digits).
         # Rates and D's initialisation (issue #26, docs/sgan.md "Why the entropy loss did not act"): at the
         # reference N(0, 0.02) initialisation D0's trunk, which Q0 shares, carries almost no z0, and with D at
         # 1e-3 the adversarial loss takes it over, so Q0 never reads z0 (ent0 0.97 × chance on training

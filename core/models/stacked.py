@@ -464,11 +464,8 @@ SPEC = ModelSpec(
                   "dataset": "shapes", "resolution": 32, "batch_size": 8, "dataset_size": 32, "log_every": 1,
                   "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9},
         # 32 → 64 on shapes (captions ignored), widths a quarter of the paper's (conv: an eighth).
-        # Steps sized by measurement so one seed of the 9-row table takes about 45 min of one core:
-        # `python -m bench.size --paper stacked --preset quick` (one thread per core, both cores busy) gave 57.8 min
-        # of training at 1000 + 1000 steps, the conv rows 4/5 of it (ms/step at batch 32, single 64 px / Stage-I
-        # 32 px / stacked / full: dense 37/26/85/90, conv 461/93/787/791, deep-conv 143/44/128/142); 600 + 600
-        # gives 34.7 min, plus about a minute of scoring per row (docs/stacked.md)
+        # Steps sized by `python -m bench.size --paper stacked --preset quick` from a first guess of 1000 + 1000
+        # to fit one seed of the 9-row table in about 45 min of one core (timings: docs/stacked.md)
         "quick": {"model": {"stage1_steps": 600, "stage2_steps": 600, "z_dim": 100, "dense_g": (64, 128, 256),
                             "dense_d": (64, 16), "conv_width": 32, "deepconv_widths": (64, 32, 16)},
                   "dataset": "shapes", "resolution": 64, "batch_size": 32, "log_every": 25,

@@ -423,13 +423,12 @@ SPEC = ModelSpec(
                   "resolution": 16, "batch_size": 8, "text_encoder": "hash", "dataset_size": 64,
                   "log_every": 1, "sample_every": 2, "checkpoint_every": 2},
         # CPU scale (16×16 Stage-I → 64×64; 32×32 is the middle resolution, with model.num_residual=2 as
-        # the paper's 128×128 StackGAN). Widths, batch and steps were chosen by measuring step times here
-        # so that all ten rows of Table 2 train in about an hour per seed (docs/stackgan.md).
-        # CPU scale, sized by measured step times (docs/stackgan.md). MiniLM vectors are unit-norm
-        # (≈0.05 per dim), which left CA's μ buried under σ ≈ 1 and G ignoring the caption (the
-        # known risk, reproduced by the CA probe in docs/stackgan.md): scale them to unit RMS per
-        # dim (√384 ≈ 19.6) and average the KL over dims (the reference code's reduction), which
-        # the probe found to restore conditioning with CA on.
+        # the paper's 128×128 StackGAN). Widths, batch and steps were chosen by measured step times, to train
+        # all ten rows of Table 2 in about an hour of one core per seed (timings: docs/stackgan.md).
+        # MiniLM vectors are unit-norm (≈0.05 per dim), which left CA's μ buried under σ ≈ 1 and G
+        # ignoring the caption (the known risk, reproduced by the CA probe in docs/stackgan.md): scale
+        # them to unit RMS per dim (√384 ≈ 19.6) and average the KL over dims (the reference code's
+        # reduction), which the probe found to restore conditioning with CA on.
         "quick": {"model": {"stage1_resolution": 16, "stage1_steps": 2000, "stage2_steps": 1500,
                             "z_dim": 100, "cond_dim": 128, "ngf1": 16, "ndf1": 16, "ngf2": 16, "ndf2": 16,
                             "num_residual": 4, "embedding_scale": 19.6, "kl_reduction": "mean",
@@ -437,8 +436,8 @@ SPEC = ModelSpec(
                             # to 4×4 loses its layout. This and the mean KL were re-decided on the val
                             # split (docs/stackgan.md, "re-decided on the validation split")
                             "stage2_encoder_down": 1},
-                  # channels_last: 1.1-1.2x (Stage-I) and 1.3-1.4x (Stage-II) faster training steps at this size on this
-                  # CPU (results/perf/cpu.md); it changes float results, so it is part of the preset
+                  # channels_last: chosen for speed at this size on CPU (timings: results/perf/cpu.md,
+                  # docs/stackgan.md); it changes float results, so it is part of the preset
                   "channels_last": True,
                   "resolution": 64, "batch_size": 32, "log_every": 25, "sample_every": 500,
                   "checkpoint_every": 500},

@@ -65,7 +65,7 @@ def test_unknown_row_is_rejected(tmp_path, capsys):
 
 def test_a_run_trained_with_another_config_is_set_aside(tmp_path):
     """Run directories are named after the row's overrides; a preset change must not reuse them."""
-    from core.config import build_config
+    from core.resolve import build_config
 
     stage1 = {"model.stages": 1, "model.stage1_resolution": 16, "resolution": 16, "model.stage2_steps": 0}
     run = tmp_path / "stackgan-abc"

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from bench.reference_stackgan import PT_STYLE, build_reference, reference_like, reference_optimizers, reference_step
-from core.config import build_config
 from core.models import DataInfo
+from core.resolve import build_config
 from core.train import build_model
 
 

@@ -125,7 +125,7 @@ def test_data_and_embedding_hashes_follow_the_values():
 def test_recorder_keeps_the_first_20_steps_and_stops_being_called(tmp_path):
     """The hooks of a real training run: inputs.json before the first step, first-steps.json with 20 steps of
     losses, and no hook call after them (no host sync for the rest of the run)."""
-    from core.config import build_config
+    from core.resolve import build_config
     from core.train import train
 
     cfg = build_config("stackgan", "smoke", {"model.stages": 1, "model.stage1_resolution": 16, "model.stage1_steps": 24,

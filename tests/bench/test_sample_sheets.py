@@ -5,8 +5,8 @@ from __future__ import annotations
 from PIL import Image
 
 from bench.plots import SHEET_ITEMS, sample_sheet, sheet_conditions
-from core.config import build_config
 from core.pipeline import Pipeline
+from core.resolve import build_config
 from core.train import train
 
 import test_conditions  # noqa: F401  registers the toy label and unconditional models

@@ -1,7 +1,7 @@
 """bench.size: one seed of a table's training time, from timed steps of every unit's phases."""
 from bench.cells import get_table
 from bench.size import main, measure, table_units
-from core.config import build_config
+from core.resolve import build_config
 
 
 def test_every_unit_of_a_seed_is_timed_once_per_phase_and_scaled_by_its_steps(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from bench import stacked_figures
-from core.config import build_config
+from core.resolve import build_config
 from core.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")

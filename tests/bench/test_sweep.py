@@ -113,7 +113,7 @@ def test_a_rule_is_checked_against_its_sweep():
 def test_every_defined_sweep_resolves_to_rows_whose_configs_build():
     """Each probe kept as data (bench/sweeps/) names real rows of its table, and every candidate's overrides are
     real config fields: what ``python -m bench.sweep NAME`` would train builds."""
-    from core.config import build_config
+    from core.resolve import build_config
 
     found = sw.sweeps()
     assert {"sgan-shapes-rates", "stackgan-kl-reduction", "stackgan-joint-grid", "stacked-optimizer-dense",

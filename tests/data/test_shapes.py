@@ -11,6 +11,8 @@ import torch
 
 from core.data import DatasetError, load_dataset
 from core.data import shapes as S
+from core.data.shapes.cache import _cache_path
+from core.data.shapes.templates import _compute_templates
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_two_independent_renders_are_bit_identical(tmp_path, monkeypatch):
 
 
 def test_silhouette_templates_are_reproducible():
-    assert np.array_equal(S._compute_templates(), S.signed_distance_templates())
+    assert np.array_equal(_compute_templates(), S.signed_distance_templates())
 
 
 def test_different_seeds_give_different_scenes():
@@ -58,7 +60,7 @@ def test_render_does_not_depend_on_batching():
 def test_cache_hit_returns_the_fresh_render():
     fresh = S.render_scenes(S.sample_scenes("train", 30, seed=7), 32)
     first = load_dataset("shapes", split="train", resolution=32, seed=7, size=30)  # writes the cache
-    path = S._cache_path("train", 32, 30, 7)
+    path = _cache_path("train", 32, 30, 7)
     assert (path / "images.npy").exists()
     hit = load_dataset("shapes", split="train", resolution=32, seed=7, size=30)  # reads it
     assert isinstance(hit._rendered.images, np.memmap)

@@ -18,7 +18,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from gradio_client import Client  # noqa: E402
 
-from core.config import build_config  # noqa: E402
+from core.resolve import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
 from demo_helpers import free_port as _free_port  # noqa: E402

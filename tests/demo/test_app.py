@@ -324,12 +324,19 @@ def test_the_stackgan_tab_says_its_examples_were_picked_and_how_good_the_model_i
 
     from demo.stackgan_tab import SHOWCASE, quality_line
 
-    shipped = json.loads(SHOWCASE.read_text())["scores"]["final"]["test"]
+    data = json.loads(SHOWCASE.read_text())
+    shipped = data["scores"]["final"]["test"]
     line = quality_line()
     assert "picked among this model's better results" in line
     assert f"shape in {shipped['cond_acc_shape']:.0%}" in line and "chance 10%, 12.5%, 25%" in line
+    assert f"On {data['n']:,} held-out test captions" in line  # the count is the file's too
     other = tmp_path / "scores.json"  # the line follows the file, not prose
-    other.write_text(json.dumps({"scores": {"final": {"test": {"cond_acc_shape": 0.9, "cond_acc_color": 0.5,
-                                                                "cond_acc_texture": 0.25}}}}))
-    assert "shape in 90%, colour in 50%, pattern in 25%" in quality_line(other)
+    scores = {"scores": {"final": {"test": {"cond_acc_shape": 0.9, "cond_acc_color": 0.5, "cond_acc_texture": 0.25}}}}
+    other.write_text(json.dumps({**scores, "n": 2500}))
+    line = quality_line(other)
+    assert "shape in 90%, colour in 50%, pattern in 25%" in line and "On 2,500 held-out test captions" in line
+    other.write_text(json.dumps(scores))  # no count in the file: none in the line
+    assert "On held-out test captions" in quality_line(other) and "1,000" not in quality_line(other)
     assert quality_line(tmp_path / "missing.json") == ""
+    other.write_text("{not json")
+    assert quality_line(other) == ""

@@ -17,10 +17,10 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from gradio_client import Client  # noqa: E402
 
-from core.config import build_config  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.data.shapes import SHAPES  # noqa: E402
 from core.pipeline import Pipeline  # noqa: E402
+from core.resolve import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo import s2gan_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
@@ -221,6 +221,13 @@ def test_next_image_and_reroll_step_and_wrap(demo):
 def test_first_view_is_seed_zero_everywhere(demo):
     assert demo.first_view() == (demo.samples(0), demo.restyle(0, 0), demo.real(0, 0))
     assert "Model here: `s2gan-shapes` (16×16 images from 8×8 structures, smoke preset" in demo.describe()
+
+
+def test_the_quality_paragraph_writes_no_measured_number():
+    """Issue #28: the tab's prose carries no measured number (a size, a time, a score) that could go stale; the
+    model's size and steps come from its config (``describe``), the measurements from docs/ and the Results tab."""
+    prose = s2gan_tab.QUALITY.replace("s2gan.md", "")
+    assert not re.search(r"\d", prose), prose
 
 
 @pytest.mark.parametrize("call, message", [

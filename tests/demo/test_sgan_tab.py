@@ -15,9 +15,9 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from gradio_client import Client  # noqa: E402
 
-from core.config import build_config  # noqa: E402
 from core.data.shapes import SHAPES  # noqa: E402
 from core.pipeline import Pipeline  # noqa: E402
+from core.resolve import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo import app as demo_app  # noqa: E402
 from demo import results_tab, sgan_tab, stackgan_tab  # noqa: E402

@@ -19,8 +19,8 @@ from gradio_client import Client  # noqa: E402
 from bench.spec import Claim  # noqa: E402
 from bench.stats import judge  # noqa: E402
 from bench.tables.stacked import STAGE1_MODULES, TABLE  # noqa: E402
-from core.config import build_config  # noqa: E402
 from core.pipeline import Pipeline  # noqa: E402
+from core.resolve import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo import stacked_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
