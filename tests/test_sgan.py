@@ -312,9 +312,11 @@ def test_shapes_gets_its_own_quick_rates_and_every_other_field_stays_the_presets
 
     mnist, shapes = build_config("sgan", "quick").model, build_config("sgan", "quick", dataset="shapes").model
     diff = {f.name for f in dataclasses.fields(mnist) if getattr(mnist, f.name) != getattr(shapes, f.name)}
-    assert diff == {"lr", "d_lr", "q_lr_scale", "d_init"}
+    assert diff == {"lr", "d_lr", "q_lr_scale", "d_init", "d1_lr_scale"}
     assert (shapes.lr, shapes.d_lr, shapes.q_lr_scale, shapes.d_init) == (2e-4, 2e-4, 10.0, "normal")
-    assert (mnist.lr, mnist.d_lr, mnist.q_lr_scale, mnist.d_init) == (1e-4, 1e-4, 100.0, "kaiming")
+    assert (mnist.lr, mnist.d_lr, mnist.q_lr_scale, mnist.d_init, mnist.d1_lr_scale) == (1e-4, 1e-4, 100.0, "kaiming",
+                                                                                         10.0)
+    assert shapes.d1_lr_scale == 1.0
     assert build_config("sgan", "quick", {"dataset": "shapes"}).model.d_lr == 2e-4  # --set dataset=shapes
     assert build_config("sgan", "quick", {"model.lr": 5e-5}, dataset="shapes").model.lr == 5e-5
     assert build_config("sgan", "smoke", dataset="shapes").model.lr == build_config("sgan", "smoke").model.lr

@@ -137,10 +137,11 @@ def notes(preset: str, dataset: str) -> str:
                        "scores), and the stacks nearly collapse within a class, so the claims about the entropy "
                        "loss test a weak form of it.")
     if dataset == "mnist5k":
-        return text + (" with He-initialised D trunks (issue #26): at the reference initialisation and D at 1e-3, "
-                       "D0's trunk, which Q0 shares, carried almost no z0, so Q0 read nothing and L_ent did not "
-                       "act. This setting was kept only if the pilot's rows passed their health gates on the "
-                       "validation split (docs/sgan.md, health.csv).")
+        return text + (f" with He-initialised D trunks and D1 at {rate(m.d_lr * m.d1_lr_scale)} (issue #26): at the "
+                       "reference initialisation and D at 1e-3, D0's trunk, which Q0 shares, carried almost no z0, "
+                       "so Q0 read nothing and L_ent did not act; with D1 at 1e-4 too, G1 learned nothing of E's "
+                       "features. Both were chosen on the validation split against the rows' health gates "
+                       "(docs/sgan.md, health.csv).")
     return text + (" the mnist5k rates: nothing was chosen on this dataset.")
 
 

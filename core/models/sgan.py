@@ -537,9 +537,12 @@ SPEC = ModelSpec(
         # reference N(0, 0.02) initialisation D0's trunk, which Q0 shares, carries almost no z0, and with D at
         # 1e-3 the adversarial loss takes it over, so Q0 never reads z0 (ent0 0.97 × chance on training
         # batches). He-initialised D trunks, D at the reference 1e-4 and Q's heads at 1e-2 (×100) together bring
-        # ent0 to 0.40 × chance; taken for the pilot, whose gates on `val` decide whether it stays
+        # ent0 to 0.40 × chance. At that setting G1 learned nothing of E's features (D1 too slow at 1e-4: the
+        # SGAN's recall on val 0.019), so D1 learns at 1e-3 (×10), chosen on val by the sweep sgan-mnist5k-d1
+        # (recall 0.37, every gate passed; docs/sgan.md)
         "quick": {"model": {"independent_steps": 1000, "joint_steps": 400, "g0_c0": 64, "g0_c1": 32,
-                            "d0_widths": (16, 32, 64), "d_lr": 1e-4, "q_lr_scale": 100.0, "d_init": "kaiming"},
+                            "d0_widths": (16, 32, 64), "d_lr": 1e-4, "q_lr_scale": 100.0, "d_init": "kaiming",
+                            "d1_lr_scale": 10.0},
                   "dataset": "mnist5k", "resolution": 28, "batch_size": 64, "log_every": 25,
                   "sample_every": 500, "checkpoint_every": 500},
         # the reference MNIST networks layer for layer, batch 100, Adam 1e-4: independent for 190 epochs and
@@ -555,7 +558,7 @@ SPEC = ModelSpec(
     # 1e-4/1e-4/×1 0.61 (23.5); 1e-4/1e-4/×10 0.68 (20.7); 2e-4/2e-4/×10 0.68 (19.3), taken (docs/sgan.md)
     # (the shapes rates were chosen with the reference initialisation, which shapes keeps until #26 measures it there)
     dataset_presets={"quick": {"shapes": {"model": {"lr": 2e-4, "d_lr": 2e-4, "q_lr_scale": 10.0,
-                                                     "d_init": "normal"}}}},
+                                                     "d_init": "normal", "d1_lr_scale": 1.0}}}},
     build=lambda cfg, info: SGAN(cfg, info),
     phases=_phases,
     train_step=_train_step,
