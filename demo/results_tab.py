@@ -1,10 +1,12 @@
 """Results tab, written for a reader: what the benchmark found in plain words first, then the claims,
-the table with its rows and measures explained, and the plots. Reads only ``results/<paper>/``
-(``ablation.csv``, ``verdicts.csv``, ``runs.csv``, ``report.md``, ``ablation.png``,
-``showcase/scores.json``) and adapts to whatever papers are there: ``results/stackgan``, ``results/sgan``,
-``results/sgan-shapes`` (a paper's folder is its name, or its name and a suffix such as the dataset). What
-differs between papers in the words (captions or class labels, where the paper measured its scores) is
-declared once per paper in :data:`PAPERS`."""
+the table with its rows and measures explained, and the plots. Above the papers, the index of every claim
+(issue #29): ``results/forest.png`` (``python -m bench.index``) and the verdict counts of each table. Reads
+only ``results/forest.png`` and ``results/<paper>/`` (``ablation.csv``, ``verdicts.csv``, ``runs.csv``,
+``report.md``, ``ablation.png``, ``showcase/scores.json``); a missing file leaves its part out. It adapts
+to whatever papers are there: ``results/stackgan``, ``results/sgan``, ``results/sgan-shapes`` (a paper's
+folder is its name, or its name and a suffix such as the dataset). What differs between papers in the
+words (captions or class labels, where the paper measured its scores) is declared once per paper in
+:data:`PAPERS`."""
 from __future__ import annotations
 
 import json
@@ -79,13 +81,18 @@ def paper_info(paper: str) -> Paper:
     return PAPERS.get(family(paper), Paper())
 
 
-def papers(results: Path) -> list[str]:
-    """Folders of ``results`` holding an ``ablation.csv``: the papers of :data:`PAPERS` first, in its order."""
+def _folders_with(results: Path, name: str) -> list[str]:
+    """Folders of ``results`` holding the file ``name``: the papers of :data:`PAPERS` first, in its order."""
     if not results.is_dir():
         return []
     rank = {key: i for i, key in enumerate(PAPERS)}
-    found = [p.name for p in results.iterdir() if (p / "ablation.csv").is_file()]
+    found = [p.name for p in results.iterdir() if (p / name).is_file()]
     return sorted(found, key=lambda p: (rank.get(family(p), len(rank)), p))
+
+
+def papers(results: Path) -> list[str]:
+    """Folders of ``results`` holding an ``ablation.csv``: the papers of :data:`PAPERS` first, in its order."""
+    return _folders_with(results, "ablation.csv")
 
 
 def metrics_for(results: Path, paper: str) -> dict[str, tuple[str, str, str]]:
@@ -354,6 +361,70 @@ def show(results: Path, paper: str | None):
             str(plot) if plot.is_file() else None)
 
 
+FOREST = "forest.png"  # results/forest.png, written by ``python -m bench.index``
+FOREST_LABEL = "Every claim of every table: its effect ÷ its SESOI, with the 95% interval"
+
+
+def all_claims(results: Path) -> pd.DataFrame:
+    """Every readable ``results/<table>/verdicts.csv`` (tables in :func:`papers`' order) with a ``table``
+    column; empty if there is none. A file that cannot be read, or has no ``verdict`` column, is left out."""
+    frames = []
+    for t in _folders_with(results, "verdicts.csv"):
+        try:
+            v = pd.read_csv(results / t / "verdicts.csv")
+        except (OSError, ValueError):
+            continue
+        if "verdict" in v and len(v):
+            frames.append(v.assign(table=t))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def verdict_counts(claims: pd.DataFrame) -> pd.DataFrame:
+    """One line per table, then ``all``: its claims and how many got each verdict (only the verdicts that
+    occur, in :data:`VERDICT_WORDS`' order)."""
+    if claims.empty:
+        return pd.DataFrame()
+    found = set(claims["verdict"].astype(str))
+    kinds = [k for k in VERDICT_WORDS if k in found] + sorted(found - set(VERDICT_WORDS))
+    rows = [(f"`{t}`", g) for t, g in claims.groupby("table", sort=False)] + [("**all**", claims)]
+    return pd.DataFrame([{"table": name, "claims": len(g),
+                          **{k: int((g["verdict"].astype(str) == k).sum()) for k in kinds}} for name, g in rows])
+
+
+def forest_alt(claims: pd.DataFrame) -> str:
+    """The forest plot's alt text: what it draws, and how many claims got each verdict (from the claims)."""
+    text = ("Forest plot of every claim of every table, one line per claim labelled table: claim. Each claim's "
+            "difference in the paper's favour is divided by its SESOI (the smallest effect that would matter), "
+            "so claims on different measures share one axis: a dot at the effect with its 95% interval, "
+            "coloured by verdict; a solid line at 0 and dashed lines at −1 and +1 SESOI; an interval running "
+            "off the axis ends in an arrow")
+    counts = verdict_counts(claims)
+    if not counts.empty:
+        total = counts.iloc[-1]
+        text += (f". {total['claims']} claims from {len(counts) - 1} tables: "
+                 + ", ".join(f"{total[k]} {k}" for k in counts.columns[2:]))
+    return text + "."
+
+
+def overview(results: Path) -> tuple[str, str | None, str]:
+    """→ (Markdown, forest plot path or None, its alt text): the index of every claim above the papers;
+    ``""`` and None for what is missing."""
+    claims = all_claims(results)
+    plot = results / FOREST
+    counts = markdown_table(verdict_counts(claims))
+    if not counts and not plot.is_file():
+        return "", None, ""
+    text = ["### Every claim of every paper"]
+    if counts:
+        text.append(f"Verdicts per table ({len(claims)} claims):\n\n{counts}")
+    if plot.is_file():
+        text.append("The plot below puts every claim on one axis: its difference in the paper's favour and the "
+                    "95% interval, divided by its SESOI (the smallest effect that would matter). Right of 0 is "
+                    "the paper's way; inside the dashed lines (±1 SESOI) an effect too small to matter; an "
+                    "interval wholly outside them, an effect that does. Colour: the verdict.")
+    return "\n\n".join(text), (str(plot) if plot.is_file() else None), (forest_alt(claims) if plot.is_file() else "")
+
+
 def build(ctx: Context) -> None:
     results = Path(ctx.results)
     found = papers(results)
@@ -361,6 +432,11 @@ def build(ctx: Context) -> None:
     with gr.Tab("Results"):
         gr.Markdown("The papers' ablation tables, rerun by this project's benchmark "
                     "(`python -m bench.ablations`) with several training seeds per row.")
+        index_text, forest, alt = overview(results)
+        gr.Markdown(index_text, elem_id="results-index", elem_classes="results-table", visible=bool(index_text))
+        gr.Image(forest, label=FOREST_LABEL, alt_text=alt, type="filepath", interactive=False,
+                 elem_id="results-forest", buttons=["fullscreen"], visible=forest is not None)
+        gr.Markdown("### One paper at a time", visible=bool(found and index_text))
         choice = gr.Dropdown(found, value=found[0] if found else None, label="Paper", visible=len(found) > 1)
         head = gr.Markdown(first[0], elem_id="results-summary")
         ver = gr.Markdown(first[1], elem_id="results-claims", elem_classes="results-table")

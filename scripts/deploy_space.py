@@ -53,10 +53,13 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 # What the demo opens besides its code (measured with an audit hook on `open` while building the app and
 # showing every paper of the Results tab; tests/test_deploy_space.py launches the app from the folder):
 # every shipped checkpoint (demo/*_tab.py: results/checkpoints/<name>), and, for every results/<paper>/
-# holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read.
+# holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read, and the index of every
+# claim the Results tab shows above the papers (INDEX_FILES, written by python -m bench.index; shipped when
+# committed, the tab leaves out what is missing).
 CHECKPOINTS = "results/checkpoints/"
 RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv",
                 "showcase/scores.json", "figures/mnist5k/scores.json", "figures/shapes/scores.json")
+INDEX_FILES = ("results/forest.png",)
 CODE = ("demo/", "core/")
 TOP = ("README.md", "app.py", "LICENSE", "docs/demo.png")  # docs/demo.png: the link preview (demo/sharing.py)
 
@@ -171,14 +174,16 @@ def tracked_files(root: Path = ROOT) -> list[str]:
 
 def space_files(root: Path = ROOT) -> dict[str, Path]:
     """``{path in the Space: source file}``: the README, app.py, LICENSE, docs/demo.png (the link preview), the
-    Python files of demo/ and core/, every file under results/checkpoints/, and the :data:`RESULT_FILES` of
-    every results/<paper>/ with an ablation.csv (the papers the Results tab lists)."""
+    Python files of demo/ and core/, every file under results/checkpoints/, the :data:`RESULT_FILES` of
+    every results/<paper>/ with an ablation.csv (the papers the Results tab lists), and the committed
+    :data:`INDEX_FILES` (the forest plot above them)."""
     files = tracked_files(root)
     papers = {f.split("/")[1] for f in files if re.fullmatch(r"results/[^/]+/ablation\.csv", f)}
     wanted = set(TOP)
     wanted |= {f for f in files if f.startswith(CODE) and f.endswith(".py")}
     wanted |= {f for f in files if f.startswith(CHECKPOINTS)}
     wanted |= {f"results/{p}/{name}" for p in papers for name in RESULT_FILES} & set(files)
+    wanted |= set(INDEX_FILES) & set(files)
     missing = [f for f in TOP if not (root / f).is_file()]
     if missing:
         raise FileNotFoundError(f"the Space needs {', '.join(missing)}")

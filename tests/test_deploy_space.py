@@ -57,6 +57,8 @@ def test_the_dry_run_folder_holds_the_space_and_passes_its_checks(space):
         for f in ("ablation.csv", "report.md", "verdicts.csv", "runs.csv", "ablation.png"):
             assert (space / "results" / paper / f).is_file(), (paper, f)
     assert (space / "results/stackgan/showcase/scores.json").is_file()
+    assert (space / "results/forest.png").read_bytes() == (ROOT / "results/forest.png").read_bytes()  # the index
+    assert not [p for p in (space / "results").iterdir() if p.is_file() and p.name != "forest.png"]
     for ds in ("mnist5k", "shapes"):  # the SGAN tab's measured line (bench.sgan_figures)
         assert (space / f"results/sgan/figures/{ds}/scores.json").is_file()
     # nothing else: no tests, bench, docs, development requirements, training states or caches
@@ -71,7 +73,8 @@ def test_the_dry_run_folder_holds_the_space_and_passes_its_checks(space):
 def test_every_binary_of_the_space_is_lfs_tracked(space):
     patterns = deploy.lfs_patterns(space)
     binaries = [str(p.relative_to(space)) for p in space.rglob("*") if p.is_file() and deploy.is_binary(p)]
-    assert len(binaries) >= len(DEMO_CHECKPOINTS) + 5  # the weights and the Results tab's plots
+    assert len(binaries) >= len(DEMO_CHECKPOINTS) + 6  # the weights and the Results tab's plots (+ forest.png)
+    assert "results/forest.png" in binaries
     assert all(deploy.lfs_tracked(b, patterns) for b in binaries), binaries
     assert {"*.safetensors", "*.png", "*.jpg", "*.pt"} <= set(patterns)
     assert deploy.summary(space)["lfs_files"] == len(binaries)
@@ -185,7 +188,13 @@ def test_the_app_starts_from_the_space_folder_alone_and_serves_its_page(space, t
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     assert "<title>Stacked GANs</title>" in page or "Stacked GANs" in page
-    labels = {c.get("props", {}).get("label") for c in json.loads(config)["components"]}
+    components = json.loads(config)["components"]
+    labels = {c.get("props", {}).get("label") for c in components}
     assert set(TABS) <= labels, (TABS, labels)
+    # the Results tab's index: the shipped forest plot shows, with its alt text, above the verdict counts
+    props = {c["props"].get("elem_id"): c["props"] for c in components if c.get("props", {}).get("elem_id")}
+    assert props["results-forest"]["visible"] is not False and "forest.png" in json.dumps(props["results-forest"])
+    assert props["results-forest"]["alt_text"].startswith("Forest plot of every claim")
+    assert "| **all** |" in props["results-index"]["value"]
     assert "could not" not in text and "Traceback" not in text, text[-3000:]
     assert str(ROOT) not in text
