@@ -181,46 +181,47 @@ class ImageGenerator(nn.Module):
         return self.up(h)
 
 
-class FeatureDiscriminator(nn.Module):
-    """D1 (MNIST): fc3 → FC256-lReLU ×2 (the shared trunk) → adv logit and Q1 (FC z1, sigmoid)."""
+class _QDiscriminator(nn.Module):
+    """A discriminator of one level: a trunk (its input → ``[B, hidden]``) shared by two heads, the adversarial
+    logit and Q (FC z, sigmoid: the level's noise read back). Every layer N(0, 0.02), then the trunk by
+    :func:`init_trunk`; built in that order (trunk, adv, q), so the same seed draws the same weights."""
 
-    def __init__(self, in_dim: int, hidden: int, z_dim: int, init: str = "normal"):
+    def __init__(self, trunk: nn.Sequential, hidden: int, z_dim: int, init: str):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
-                                   nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, inplace=True))
+        self.trunk = trunk
         self.adv = nn.Linear(hidden, 1)
         self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
         init_weights(self)
         init_trunk(self.trunk, init)
 
-    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """h ``[B, fc3]`` → (logits ``[B]``, ẑ1 ``[B, Z1]`` in [0, 1])."""
-        t = self.trunk(h)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (the level's input) → (logits ``[B]``, ẑ ``[B, Z]`` in [0, 1])."""
+        t = self.trunk(x)
         return self.adv(t).flatten(), self.q(t)
 
 
-class ImageDiscriminator(nn.Module):
-    """D0 (MNIST): conv5 s2 32 → 64 → 128 (lReLU, no BN) → FC256-lReLU (the shared trunk) → adv logit and
-    Q0 (FC z0, sigmoid)."""
+class FeatureDiscriminator(_QDiscriminator):
+    """D1 (MNIST): fc3 ``[B, fc3]`` → FC256-lReLU ×2 (the shared trunk) → adv logit and Q1 (FC z1, sigmoid)."""
+
+    def __init__(self, in_dim: int, hidden: int, z_dim: int, init: str = "normal"):
+        super().__init__(nn.Sequential(nn.Linear(in_dim, hidden), nn.LeakyReLU(0.2, inplace=True),
+                                       nn.Linear(hidden, hidden), nn.LeakyReLU(0.2, inplace=True)),
+                         hidden, z_dim, init)
+
+
+class ImageDiscriminator(_QDiscriminator):
+    """D0 (MNIST): image ``[B, C, R, R]`` → conv5 s2 32 → 64 → 128 (lReLU, no BN) → FC256-lReLU (the shared
+    trunk) → adv logit and Q0 (FC z0, sigmoid)."""
 
     def __init__(self, channels: int, resolution: int, widths: tuple[int, int, int], hidden: int, z_dim: int,
                  init: str = "normal"):
-        super().__init__()
         layers, cin, side = [], channels, resolution
         for w in widths:
             layers += [nn.Conv2d(cin, w, 5, 2, 2), nn.LeakyReLU(0.2, inplace=True)]
             cin, side = w, (side + 1) // 2
-        self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * side * side, hidden),
-                                   nn.LeakyReLU(0.2, inplace=True))  # [B, hidden]
-        self.adv = nn.Linear(hidden, 1)
-        self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
-        init_weights(self)
-        init_trunk(self.trunk, init)
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """image ``[B, C, R, R]`` → (logits ``[B]``, ẑ0 ``[B, Z0]`` in [0, 1])."""
-        t = self.trunk(image)
-        return self.adv(t).flatten(), self.q(t)
+        super().__init__(nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * side * side, hidden),
+                                       nn.LeakyReLU(0.2, inplace=True)),  # [B, hidden]
+                         hidden, z_dim, init)
 
 
 # ------------------------------------------------------------------------------------------ configs

@@ -1,9 +1,15 @@
 """Helpers the demo tests share (``from demo_helpers import ...``: pytest puts a test's folder on the path):
-what a visitor must never read (a server path, a Python file, a traceback, an OS error), and a free port."""
+what a visitor must never read (a server path, a Python file, a traceback, an OS error), a free port, and
+a batch of images as the PNG pixels a tab shows."""
 from __future__ import annotations
 
 import re
 import socket
+
+import numpy as np
+import torch
+
+from demo.serving import to_png_array
 
 LEAK = re.compile(r"/tmp/|/work/|/home/|/root/|/usr/|site-packages|\.py\b|Traceback|Errno|File \"|"
                   r"Exception|Error:")
@@ -21,3 +27,8 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
+    """Each image of ``images`` as the tab shows it (``demo.serving.to_png_array`` at ``scale``)."""
+    return [to_png_array(x, scale) for x in images]

@@ -26,9 +26,8 @@ from demo import s2gan_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
 from demo.s2gan_tab import (MISSING, N, NAME, NO_POOL, NOT_LOADED, POOL, STYLE_NAME, S2GANDemo, S2Job,  # noqa: E402
                             renderer, style_noise)
-from demo.serving import to_png_array  # noqa: E402
 from demo.tabs import Context  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "ship_s2gan.sh"
@@ -38,10 +37,6 @@ TRAIN = {"model.structure_steps": 60, "model.style_steps": 60, "model.joint_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny networks (tests/conftest.py)
 
-
-
-def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
-    return [to_png_array(x, scale) for x in images]
 
 
 def same(figs, want) -> bool:

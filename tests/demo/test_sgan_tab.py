@@ -22,9 +22,8 @@ from core.train import train  # noqa: E402
 from demo import app as demo_app  # noqa: E402
 from demo import results_tab, sgan_tab, stackgan_tab  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
-from demo.serving import to_png_array  # noqa: E402
 from demo.sgan_tab import MISSING, N, NO_NOENT, SGANDemo, class_names  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
 
 # At the bare smoke preset (5 steps at lr 1e-4) BatchNorm's running statistics are still far from the
 # batch ones and every image comes out the same grey; 40 steps at a larger rate (~2 s) let the noise show.
@@ -56,10 +55,6 @@ def demo(root):
 @pytest.fixture(scope="module")
 def pipes(root):
     return Pipeline.from_checkpoint(root / "sgan-mnist5k"), Pipeline.from_checkpoint(root / "sgan-mnist5k-noent")
-
-
-def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
-    return [to_png_array(x, scale) for x in images]
 
 
 def test_finds_the_models_on_disk(demo):

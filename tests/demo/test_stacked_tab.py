@@ -24,12 +24,12 @@ from core.resolve import build_config  # noqa: E402
 from core.train import train  # noqa: E402
 from demo import stacked_tab  # noqa: E402
 from demo.app import launch  # noqa: E402
-from demo.serving import SEED_LIMIT, to_png_array  # noqa: E402
+from demo.serving import SEED_LIMIT  # noqa: E402
 from demo.serving import NoiseBatcher, NoiseJob  # noqa: E402
 from demo.stacked_tab import (MISSING, N, NO_TABLE, UNREADABLE, StackedDemo,  # noqa: E402
                               verdict_summary)
 from demo.tabs import Context  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
 
 # At the bare smoke preset (2 + 2 steps at 2e-4) every image is the same grey; 10 steps at 5e-3 (~1 s per model)
 # make the seeds show, so "the tab shows the pipeline's images of these seeds" can fail.
@@ -70,10 +70,6 @@ def demo(root):
 def pipes(root):
     return {name: Pipeline.from_checkpoint(root / name)
             for name in ("stacked-conv-single", "stacked-conv-stacked", "stacked-conv-full", "conv-stage1")}
-
-
-def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
-    return [to_png_array(x, scale) for x in images]
 
 
 def test_finds_the_models_on_disk(demo):
