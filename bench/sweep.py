@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from bench.cells import get_table, train_unit
+from bench.cells import eval_n, get_table, train_unit
 from bench.health import HEALTH_SPLIT, measure_health, measure_run, write_health
 from bench.spec import Row, Table, higher_is_better
 
@@ -199,8 +199,6 @@ def measure(sweep: Sweep, table: Table, rows: list[Row], runs: pd.DataFrame, out
     health = measure_health(table, rows, runs, args, out, split=HEALTH_SPLIT)
     recs = []
     if sweep.metrics:
-        from bench.cells import eval_n
-
         for row_id, seed, ckpt in zip(runs["row"], runs["seed"], runs["checkpoint"]):
             got, errors = measure_run((out / ckpt).parent.parent, list(sweep.metrics), table, args, HEALTH_SPLIT,
                                       eval_n(table, args))
@@ -277,7 +275,7 @@ def write_decision(sweep: Sweep, health: pd.DataFrame, values: pd.DataFrame, cho
     for c in sweep.candidates:
         over = ", ".join(f"`{k}={v}`" for k, v in c.overrides.items()) or "the preset as it is"
         lines.append(f"- **{c.name}**: {over}" + (f". {c.why}" if c.why else ""))
-    lines += ["", "## Rule (declared before running)", "", rule_text(sweep), "", "## Gates on `val`", "",
+    lines += ["", "## Rule (declared before running)", "", sweep.rule.words() + ".", "", "## Gates on `val`", "",
               "| candidate | row | gate | value | threshold | passed | seeds |", "|---|---|---|---|---|---|---|"]
     for r in gate_cols.itertuples():
         lines.append(f"| {r.candidate} | {r.row_id} | {r.gate} | {r.value:.4g} | {r.threshold:.4g} | "
@@ -293,10 +291,6 @@ def write_decision(sweep: Sweep, health: pd.DataFrame, values: pd.DataFrame, cho
     path = out / "decision.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
     return path
-
-
-def rule_text(sweep: Sweep) -> str:
-    return sweep.rule.words() + "."
 
 
 def main(argv=None) -> int:
