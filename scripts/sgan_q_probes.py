@@ -25,6 +25,11 @@ Every number comes from training-split images or fresh noise draws; no evaluatio
         with G0 fed the real fc3 E(x) of a training digit of the asked class (the same z0 seeds). If G0 on
         real fc3 covers the data and G0 on G1's fc3 does not, the level that lost coverage is G1.
 
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py valscores --checkpoint DIR ...
+        Each checkpoint on `val` as it samples (1,000 images, evaluation seed 2024): recall, within-class
+        diversity and conditional accuracy (the evaluation classifier), and the z0 spread at a fixed fc3
+        (`bench.sgan_figures.z0_spread`).
+
     OMP_NUM_THREADS=1 .venv/bin/python scripts/sgan_q_probes.py fc3spread --checkpoint DIR ...
         After fc3source: does G1 cover E's features? Per class, G1's fc3 for 500 z1 draws against E(x) of the
         class's training digits: the ratio of their per-dimension spreads (std, averaged over dimensions),
@@ -337,6 +342,20 @@ def fc3spread(args):
         print(f"| {ck} | {sum(ratio) / 10:.3f} | {sum(rec) / 10:.3f} | {sum(prec) / 10:.3f} |", flush=True)
 
 
+def valscores(args):
+    from bench.sgan_figures import z0_spread
+    from core.metrics import evaluate
+    from core.pipeline import Pipeline
+
+    print("| checkpoint | recall | diversity | cond_acc | z0 spread |")
+    for ck in args.checkpoint:
+        pipe = Pipeline.from_checkpoint(ck)
+        s = evaluate(pipe, "mnist5k", metrics=["prc", "diversity", "cond_acc"], n=1000, seed=2024, split="val",
+                     data_seed=int(pipe.cfg.dataset_seed))
+        print(f"| {ck} | {float(s['recall']):.3f} | {float(s['diversity']):.3f} | {float(s['cond_acc']):.3f} | "
+              f"{z0_spread(pipe):.3f} |", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -352,6 +371,8 @@ def main(argv=None):
     a.add_argument("--steps", type=int, nargs="+", default=[400, 1500])
     t = sub.add_parser("trunk")
     t.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
+    v = sub.add_parser("valscores")
+    v.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
     f2 = sub.add_parser("fc3spread")
     f2.add_argument("--checkpoint", nargs="+", default=["results/checkpoints/sgan-mnist5k"])
     f = sub.add_parser("fc3source")
@@ -364,7 +385,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     {"readout": readout, "grads": grads, "standalone": standalone, "trunk": trunk, "fc3source": fc3source,
-     "fc3spread": fc3spread}[args.cmd](args)
+     "fc3spread": fc3spread, "valscores": valscores}[args.cmd](args)
 
 
 if __name__ == "__main__":
