@@ -90,10 +90,12 @@ def parse_args(argv=None):
     p.add_argument("--references", nargs="*", metavar="METRIC", default=None,
                    help="write <out>/references.csv: the real test data's value of every metric a claim judges "
                         "toward_real (or of the METRICs named), at the table's eval n; trains nothing")
-    from bench.launch import add_launcher_arguments
+    from bench.launch import LOCAL, add_launcher_arguments
 
-    add_launcher_arguments(p)  # --launcher local|slurm|debug and the SLURM options (submitit)
+    add_launcher_arguments(p)  # --launcher slurm|debug (submitit), local (an alias) and the SLURM options
     args = p.parse_args(argv)
+    if args.launcher == LOCAL:  # the one local launcher is the --jobs seed lanes (bench/launch.py says why)
+        args.launcher = None
     args.dataset = args.dataset or get_table(args.paper).dataset
     return args
 
@@ -104,10 +106,12 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (workers run `py
 def run_jobs(args, argv: list[str], seeds: list[int], out: Path) -> None:
     """Train ``seeds`` in ``args.jobs`` parallel processes (``--seed S --jobs 1`` each, one thread per
     process unless ``--threads``); each logs to ``<out>/logs/seeds-<S...>.log``. Cells of one seed
-    share their Stage-I parents, so seeds are the unit of parallel work."""
+    share their Stage-I parents, so seeds are the unit of parallel work. This is the one local launcher,
+    :func:`bench.launch.seed_lanes` (``--launcher local`` is an alias of it)."""
     from bench.launch import seed_lanes
 
-    base = drop_options(argv, {"--jobs", "--seed", "--resume", "--report-only", "--no-progress"}, ("--jobs", "--seed"))
+    base = drop_options(argv, {"--jobs", "--seed", "--threads", "--launcher", "--resume", "--report-only",
+                               "--no-progress"}, ("--jobs", "--seed", "--threads", "--launcher"))
     seed_lanes("bench.ablations", [*base, "--out", str(out.resolve()), "--resume", "--no-progress", "--jobs", "1",
                                    "--no-report"], seeds, args.jobs, out / "logs", args.threads)
 
@@ -280,8 +284,8 @@ def replicate(table: Table, rows: list[Row], args, out: Path) -> int:
     todo = [s for s in seeds if (row.id, s) not in finished_cells(read_runs(scratch / "runs.csv"), args.fingerprint)]
     if args.jobs > 1 and len(todo) > 1:  # one worker process per seed, as the table's own cells
         child = ["--paper", args.paper, "--preset", args.preset, "--dataset", args.dataset, "--only", row.id,
-                 "--first-seed", str(seeds[0]), "--seeds", str(k), "--threads", str(args.threads), "--device",
-                 args.device, *(["--inception"] if args.inception else []),
+                 "--first-seed", str(seeds[0]), "--seeds", str(k), "--device", args.device,
+                 *(["--inception"] if args.inception else []),
                  *(["--eval-n", str(args.eval_n)] if args.eval_n else [])]
         run_jobs(args, child, todo, scratch)
     else:
@@ -415,14 +419,14 @@ def _planned_seeds(out: Path, selected: list[Row]) -> dict[str, int]:
 
 
 def _run_cells(table: Table, args, out: Path, cells: list[tuple[Row, int]], given: list[str]) -> None:
-    """Train ``cells`` into ``out/runs.csv``: as launcher jobs, in ``--jobs`` processes (one per seed, running
-    ``given``, the command's arguments), or here one after another."""
+    """Train ``cells`` into ``out/runs.csv``: as submitit jobs (``--launcher slurm|debug``), in ``--jobs``
+    processes (one per seed, running ``given``, the command's arguments), or here one after another."""
     runs_csv = out / "runs.csv"
     pending = sorted({s for _, s in cells})
-    if args.launcher and cells:  # independent jobs through submitit (a cluster, or local processes)
+    if args.launcher and cells:  # independent jobs through submitit (a SLURM cluster, or in-process for debug)
         from bench.launch import launch_cells
 
-        launch_cells(args.paper, [(r.id, s) for r, s in cells], args, out)  # at most --jobs local jobs at once
+        launch_cells(args.paper, [(r.id, s) for r, s in cells], args, out)
         cells = []
     elif args.jobs > 1 and len(pending) > 1:
         run_jobs(args, given, pending, out)

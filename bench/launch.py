@@ -1,7 +1,15 @@
-"""Run benchmark cells as independent jobs through `submitit <https://github.com/facebookincubator/submitit>`_:
-local processes (``--launcher local``), a SLURM cluster (``--launcher slurm``) or in-process (``--launcher debug``).
+"""Run benchmark work in parallel: on this machine in seed lanes (:func:`seed_lanes`, what ``--jobs N``
+runs), on a SLURM cluster as `submitit <https://github.com/facebookincubator/submitit>`_ jobs
+(``--launcher slurm``), or as submitit jobs in this process (``--launcher debug``, for tests and ``pdb``).
 
-Every job runs :func:`bench.cells.run_cell` in a fresh Python process for each of its cells and
+**One local launcher.** :func:`seed_lanes` is the one way to run in parallel on one machine: worker
+processes that each run the command line for a share of the seeds, each with its own log
+(``<out>/logs/seeds-<S...>.log``) and ``--threads`` torch threads (``OMP_NUM_THREADS`` set to match).
+It needs nothing beyond the standard library and serves both :mod:`bench.ablations` and
+:mod:`bench.sweep`. ``--launcher local`` is kept as an alias of it (:data:`LOCAL`): submitit's local
+executor did the same job a second way (and submitit is a development dependency only).
+
+Every submitit job runs :func:`bench.cells.run_cell` for each of its cells (on SLURM in a fresh process) and
 appends the records to ``<out>/runs.csv`` itself (:func:`bench.runs.append_runs` is atomic under a
 lock file), so the result is the same ``runs.csv`` whichever launcher ran the cells, and a cell
 finished before a crash or a cancelled job is kept.
@@ -16,10 +24,10 @@ share a unit, or both would train (and checkpoint into) the same run directory a
   split that is safe: for StackGAN it gives 5 jobs per seed (the two low-resolution Stage-I
   lineages with their Stage-II rows, the two high-resolution Stage-I rows, GAN-INT-CLS), which a
   cluster runs side by side.
-* ``seed``: every cell of one seed, in table order (what ``--jobs N`` has always done locally).
+* ``seed``: every cell of one seed, in table order (what a seed lane runs locally).
 
-A cell's numbers do not depend on which job or process trained it (CPU training is bit-exact;
-each job sets ``torch.set_num_threads(--threads)`` and ``OMP_NUM_THREADS``), only its wall time does.
+A cell's numbers do not depend on which job, lane or process trained it (CPU training is bit-exact;
+each job and lane sets ``torch.set_num_threads(--threads)`` and ``OMP_NUM_THREADS``), only its wall time does.
 
 **Failures.** A cell that fails is recorded as ``__failed__`` in ``runs.csv`` by ``run_cell`` (as in
 a serial run) and reported as failed; the job goes on with its next cell. A job that dies as a whole
@@ -43,19 +51,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: jobs import bench/ and core/ from here
-LAUNCHERS = ("local", "slurm", "debug")
+LAUNCHERS = ("slurm", "debug")  # submitit's executors; local parallel runs are seed lanes
+LOCAL = "local"                  # ``--launcher local``: an alias of the seed lanes (``--jobs``), not submitit
 GROUPINGS = ("lineage", "seed")
-DEFAULT_TIMEOUT_MIN = {"slurm": 24 * 60, "local": 7 * 24 * 60, "debug": 7 * 24 * 60}  # submitit's local default is 2
-POLL_S = {"local": 1.0, "slurm": 15.0, "debug": 0.0}
+DEFAULT_TIMEOUT_MIN = {"slurm": 24 * 60, "debug": 7 * 24 * 60}
+POLL_S = {"slurm": 15.0, "debug": 0.0}
 _PLAIN = (str, int, float, bool, type(None))
 
 
 # ---------------------------------------------------------------------------------------------- seed lanes
 
 def seed_lanes(module: str, base: list[str], seeds: list[int], jobs: int, log_dir: Path, threads: int = 1) -> None:
-    """Run ``python -m module *base --seed S ...`` in ``jobs`` parallel processes, the seeds dealt round-robin
-    (one process per core, ``threads`` torch threads each); each logs to ``<log_dir>/seeds-<S...>.log``.
-    Waits for all; a process that fails is named (its log says why), the others go on."""
+    """The one local launcher: run ``python -m module *base --threads T --seed S ...`` in ``jobs`` parallel
+    processes, the seeds dealt round-robin (one process per core), each with ``threads`` torch threads
+    (``--threads``, which ``module`` must take, and ``OMP_NUM_THREADS``) and its own log,
+    ``<log_dir>/seeds-<S...>.log``. Waits for all; a process that fails is named (its log says why), the
+    others go on."""
     import subprocess
 
     groups = [seeds[i::jobs] for i in range(min(jobs, len(seeds)))]
@@ -63,7 +74,8 @@ def seed_lanes(module: str, base: list[str], seeds: list[int], jobs: int, log_di
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     procs = []
     for group in groups:
-        cmd = [sys.executable, "-m", module, *base, *[x for s in group for x in ("--seed", str(s))]]
+        cmd = [sys.executable, "-m", module, *base, "--threads", str(threads),
+               *[x for s in group for x in ("--seed", str(s))]]
         log = open(log_dir / f"seeds-{'-'.join(map(str, group))}.log", "a")
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT), log, group))
         print(f"seeds {group}: pid {procs[-1][0].pid}, log {log.name}", file=sys.stderr)
@@ -206,12 +218,12 @@ def make_executor(launcher: str, folder: Path, slurm: dict | None = None, thread
     ``slurm`` keys: ``partition``, ``timeout_min``, ``cpus_per_task``, ``gpus_per_node``,
     ``array_parallelism``, ``mem_gb``, ``setup`` (shell lines run before the job), ``name``; any other
     key is passed to submitit's SLURM executor as ``slurm_<key>`` (e.g. ``account``, ``qos``,
-    ``constraint``, ``additional_parameters``). For ``local``, only ``timeout_min`` and
-    ``gpus_per_node`` apply (0 GPUs hides every GPU from the job: ``CUDA_VISIBLE_DEVICES=""``)."""
+    ``constraint``, ``additional_parameters``)."""
     import submitit
 
     if launcher not in LAUNCHERS:
-        raise ValueError(f"unknown launcher {launcher!r}; choose one of {LAUNCHERS}")
+        local = f" ({LOCAL!r} runs seed lanes: bench.launch.seed_lanes)" if launcher == LOCAL else ""
+        raise ValueError(f"unknown submitit launcher {launcher!r}; choose one of {LAUNCHERS}{local}")
     s = {k: v for k, v in (slurm or {}).items() if v is not None}
     timeout = int(s.pop("timeout_min", None) or DEFAULT_TIMEOUT_MIN[launcher])
     setup = [f"cd {shlex.quote(s.pop('cwd', None) or os.getcwd())}",
@@ -229,8 +241,6 @@ def make_executor(launcher: str, folder: Path, slurm: dict | None = None, thread
         if parallel:
             specific["slurm_array_parallelism"] = int(parallel)
         executor.update_parameters(**generic, slurm_setup=setup, **specific)
-    elif launcher == "local":
-        executor.update_parameters(**generic, local_setup=setup)
     else:
         executor.update_parameters(**generic)
     return executor
@@ -257,7 +267,6 @@ def launch(cells: list[Cell], launcher: str, folder: Path, slurm: dict | None = 
     """Run ``cells`` as submitit jobs (grouped by :func:`group_cells`), wait, and return one
     :class:`Outcome` per cell, in the order of ``cells``; never raises for a failed cell or job.
 
-    ``local``: at most ``max_parallel`` jobs (default: one per core) run at a time, each a fresh process.
     ``slurm``: one job array, at most ``max_parallel`` (or ``slurm["array_parallelism"]``) tasks at once.
     ``debug``: the jobs run one after another inside this process (``pdb``-free; logs still go to ``folder``)."""
     from tqdm import tqdm
@@ -269,9 +278,8 @@ def launch(cells: list[Cell], launcher: str, folder: Path, slurm: dict | None = 
         return []
     threads = max(int(c.options.get("threads") or 1) for c in cells)
     executor = make_executor(launcher, folder, slurm, threads=threads, max_parallel=max_parallel)
-    limit = max(1, int(max_parallel or os.cpu_count() or 1)) if launcher == "local" else len(groups)
-    print(f"submitit ({launcher}): {len(cells)} cell(s) in {len(groups)} job(s) (one per {group_by}), "
-          f"{min(limit, len(groups))} at a time; job logs in {folder}", file=sys.stderr, flush=True)
+    print(f"submitit ({launcher}): {len(cells)} cell(s) in {len(groups)} job(s) (one per {group_by}); "
+          f"job logs in {folder}", file=sys.stderr, flush=True)
 
     results: dict[int, tuple] = {}  # group index -> (job, per-cell results or None, exception or None)
     bar = tqdm(total=len(groups), desc=f"{launcher} jobs", disable=not progress, file=sys.stderr)
@@ -286,35 +294,18 @@ def launch(cells: list[Cell], launcher: str, folder: Path, slurm: dict | None = 
                             + (f"; {n_failed} job(s) with failures" if n_failed else ""))
         bar.update(1)
 
-    if launcher == "local":  # LocalExecutor starts every job at once: throttle here
-        todo, running = list(range(len(groups))), []
-        try:
-            while todo or running:
-                while todo and len(running) < limit:
-                    i = todo.pop(0)
-                    running.append((i, executor.submit(CellGroupJob(), groups[i])))
-                for i, job in [(i, j) for i, j in running if j.done()]:
-                    running.remove((i, job))
-                    finish(i, job)
-                if running:
-                    time.sleep(POLL_S[launcher])
-        except KeyboardInterrupt:  # local jobs die with us (finished cells are in runs.csv; rerun with --resume)
-            for _, job in running:
-                job.cancel(check=False)
-            raise
-    else:
-        with executor.batch():  # one SLURM job array; a fresh callable per job (it holds the job's progress)
-            jobs = [executor.submit(CellGroupJob(), g) for g in groups]
-        if launcher == "slurm":
-            print(f"submitted job array {jobs[0].job_id.split('_')[0]}", file=sys.stderr, flush=True)
-        pending = dict(enumerate(jobs))
-        while pending:
-            for i, job in list(pending.items()):
-                if launcher == "debug" or job.done():
-                    del pending[i]
-                    finish(i, job)
-            if pending:
-                time.sleep(POLL_S[launcher])
+    with executor.batch():  # one SLURM job array; a fresh callable per job (it holds the job's progress)
+        jobs = [executor.submit(CellGroupJob(), g) for g in groups]
+    if launcher == "slurm":
+        print(f"submitted job array {jobs[0].job_id.split('_')[0]}", file=sys.stderr, flush=True)
+    pending = dict(enumerate(jobs))
+    while pending:
+        for i, job in list(pending.items()):
+            if launcher == "debug" or job.done():
+                del pending[i]
+                finish(i, job)
+        if pending:
+            time.sleep(POLL_S[launcher])
     bar.close()
 
     outcomes: dict[tuple[int, int], Outcome] = {}
@@ -338,17 +329,17 @@ def launch(cells: list[Cell], launcher: str, folder: Path, slurm: dict | None = 
 
 def add_launcher_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The launcher options of ``python -m bench.ablations``."""
-    g = parser.add_argument_group("launcher (submitit; see bench/launch.py)")
-    g.add_argument("--launcher", choices=LAUNCHERS, default=None,
-                   help="run the cells as submitit jobs: local = processes on this machine (at most --jobs at "
-                        "once), slurm = a SLURM job array, debug = in this process; logs in <out>/logs/submitit")
+    g = parser.add_argument_group("launcher (see bench/launch.py)")
+    g.add_argument("--launcher", choices=(LOCAL, *LAUNCHERS), default=None,
+                   help="slurm = the cells as a SLURM job array, debug = as submitit jobs in this process (logs in "
+                        "<out>/logs/submitit); local = an alias of the default: --jobs seed lanes on this machine")
     g.add_argument("--launch-group", choices=GROUPINGS, default="lineage",
                    help="cells per job: lineage = one seed's cells that share a Stage-I parent (default), "
                         "seed = all of one seed's cells")
     g.add_argument("--slurm-partition", default=None, help="SLURM partition")
     g.add_argument("--slurm-time", type=int, default=None, metavar="MIN",
-                   help="time limit per job in minutes (default: 1440 on SLURM, a week locally); a job that "
-                        "runs out is requeued and resumes")
+                   help="time limit per job in minutes (default: 1440); a job that runs out is requeued and "
+                        "resumes")
     g.add_argument("--slurm-gpus", type=int, default=None, help="GPUs per job (default: 0, or 1 with --device cuda)")
     g.add_argument("--slurm-cpus", type=int, default=None, help="CPUs per job (default: --threads)")
     g.add_argument("--slurm-parallel", type=int, default=None,
@@ -358,12 +349,12 @@ def add_launcher_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 
 def launch_cells(table_paper: str, cells: list, args: argparse.Namespace, out: Path) -> list[Outcome]:
     """Run ``cells`` (``(row id, seed)`` pairs; a :class:`bench.spec.Row` also works in place of the id)
-    of ``table_paper`` as submitit jobs with ``args.launcher`` and the ``--slurm-*`` options, appending
-    to ``<out>/runs.csv``. Returns one :class:`Outcome` per cell (the caller may ignore it)."""
+    of ``table_paper`` as submitit jobs with ``args.launcher`` (``slurm`` or ``debug``) and the ``--slurm-*``
+    options, appending to ``<out>/runs.csv``. Returns one :class:`Outcome` per cell (the caller may ignore it)."""
     from bench.cells import chain, get_table
 
     preset = getattr(args, "preset", "quick")
-    launcher = getattr(args, "launcher", None) or "local"
+    launcher = args.launcher
     out = Path(out).resolve()
     rows = {r.id: r for r in get_table(table_paper).rows_for(preset)}
     options = plain_options(args)
@@ -382,11 +373,6 @@ def launch_cells(table_paper: str, cells: list, args: argparse.Namespace, out: P
              "gpus_per_node": gpus,
              "array_parallelism": getattr(args, "slurm_parallel", None),
              "name": f"bench-{table_paper}-{preset}"}
-    if launcher == "local" and device in ("auto", "") and getattr(args, "slurm_gpus", None) is None:
-        import torch  # a local job sees no GPU unless asked for one (CUDA_VISIBLE_DEVICES="")
-
-        slurm["gpus_per_node"] = torch.cuda.device_count()
     return launch(built, launcher, out / "logs" / "submitit", slurm=slurm,
-                  max_parallel=getattr(args, "jobs", None) if launcher == "local" else None,
                   group_by=getattr(args, "launch_group", None) or "lineage",
                   progress=not getattr(args, "no_progress", False))

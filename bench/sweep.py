@@ -324,8 +324,8 @@ def main(argv=None) -> int:
     if args.jobs > 1:
         from bench.launch import seed_lanes
 
-        seed_lanes("bench.sweep", [sweep.name, "--out", str(out), "--threads", str(args.threads)],
-                   list(sweep.seeds), args.jobs, out / "logs", args.threads)
+        seed_lanes("bench.sweep", [sweep.name, "--out", str(out)], list(sweep.seeds), args.jobs, out / "logs",
+                   args.threads)
     runs = train_cells(sweep, rows, sweep.seeds, out, ns)  # finished cells are found, not retrained
     health, values = measure(sweep, table, rows, runs, out, ns)
     write_health(health, out / "health.csv")

@@ -20,12 +20,14 @@ import random
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from core.checkpoint import (find_checkpoint, git_sha, list_checkpoints, load_submodule, load_training_state,
@@ -558,16 +560,40 @@ def _phase_nets(model: nn.Module, phase: Phase, cfg: TrainConfig, device: torch.
 
 # ---- run
 
-def _set_rates(opts: dict[str, torch.optim.Optimizer], phase: Phase, phase_step: int) -> dict[str, float]:
-    """Set each optimizer's rate for ``phase_step``: ``Optim.lr_at`` × the group's ``lr_scale``; return
-    ``{"lr_<role>": lr_at}`` for the log. Assigned, not a ``LambdaLR``: that computes ``(lr · lr_scale) ·
-    factor``, which differs in the last bit from ``lr_at · lr_scale`` (float products do not associate)."""
-    lrs = {}
+def _schedulers(opts: dict[str, torch.optim.Optimizer], phase: Phase, phase_step: int) -> dict[str, LambdaLR]:
+    """One ``LambdaLR`` per optimizer, set to ``phase_step``: a group's rate is ``(Optim.lr · lr_scale) ·
+    factor(t)``, where ``factor`` is the :class:`Optim`'s schedule (decay, warm-ups) at rate 1, which is
+    exactly 1.0 where nothing applies. Rebuilt from the step counter, not saved: a resumed run gets the
+    rate of its phase step whatever the checkpoint's groups hold (``initial_lr`` is set before the
+    scheduler reads it). Equal to the bit to the declared ``Optim.lr_at(t) · lr_scale`` in every preset
+    (tests/test_train.py); float products do not associate, so a schedule combined with ``lr_scale`` ≠ 1,
+    or a linear warm-up with ``warmup_factors``, may differ in the last bit (no preset has either)."""
+    scheds = {}
     for role, opt in opts.items():
-        lrs[f"lr_{role}"] = phase.optimize[role].lr_at(phase_step)
+        declared = phase.optimize[role]
         for g in opt.param_groups:
-            g["lr"] = lrs[f"lr_{role}"] * g.get("lr_scale", 1.0)
-    return lrs
+            g["initial_lr"] = declared.lr * g.get("lr_scale", 1.0)
+        factor = dataclasses.replace(declared, lr=1.0).lr_at  # phase step (from 0) -> factor
+        scheds[role] = LambdaLR(opt, factor, last_epoch=phase_step - 1)  # its first step sets phase_step's rate
+    return scheds
+
+
+def _rates(scheds: dict[str, LambdaLR], phase: Phase) -> dict[str, float]:
+    """``{"lr_<role>": rate}`` for the log: each role's declared rate at the schedulers' phase step (a group
+    with ``lr_scale`` s learns at s × it)."""
+    return {f"lr_{role}": phase.optimize[role].lr * s.lr_lambdas[0](s.last_epoch) for role, s in scheds.items()}
+
+
+def _step_schedulers(scheds: dict[str, LambdaLR]) -> None:
+    """Move every rate on to the next phase step, whether or not its optimizer stepped: an update that a
+    model skips (S²-GAN's margin rule) still counts for the warm-up, as the reference counts it
+    (``adversarial_ct.lua``; docs/s2gan.md)."""
+    with warnings.catch_warnings():
+        # torch warns when a scheduler's first step comes before its optimizer's first: by design here
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
+                                category=UserWarning)
+        for s in scheds.values():
+            s.step()
 
 
 def _next_batch(run: _Prepared, step: int, gen: torch.Generator) -> dict:
@@ -622,15 +648,17 @@ def _run_phase(run: _Prepared, loop: _Loop, model: nn.Module, gen: torch.Generat
     phase_end = phase_start + phase.steps
     _set_phase(model, phase)
     opts = _phase_optimizers(model, phase, opt_states)
+    scheds = _schedulers(opts, phase, step - phase_start)
     nets, modules = _phase_nets(model, phase, cfg, run.device, run.world)
     autocast = autocast_for(cfg, run.device)
     loop.bar.set_description(f"{cfg.model_name}:{phase.name}")
     while step < phase_end:
-        lrs = _set_rates(opts, phase, step - phase_start)
+        lrs = _rates(scheds, phase)
         batch = _next_batch(run, step, gen)
         ctx = StepContext(nets, opts, phase, step - phase_start, cfg, autocast, global_step=step, modules=modules,
                           check_finite=run.check_each_step)
         spec.train_step(batch, ctx)
+        _step_schedulers(scheds)
         step += 1
         loop.bar.update(1)
         milestone = step == phase_end

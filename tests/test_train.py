@@ -271,6 +271,127 @@ def test_no_function_of_the_loop_is_longer_than_80_lines():
     assert not long, long
 
 
+# ---------------------------------------------------------------- learning-rate schedule (LambdaLR)
+
+# the reference Adam warm-up of S²-GAN (lr/50 for 10 steps, lr/5 until 30), halved every 20 phase steps on top
+WARM = ((10, 1 / 50), (30, 1 / 5))
+SEEN: dict = {}  # (phase, phase step) -> {role: [each param group's rate as the optimizer holds it in the step]}
+
+
+def _schedule_step(batch, ctx):
+    SEEN[(ctx.phase.name, ctx.step)] = {r: [g["lr"] for g in o.param_groups] for r, o in ctx.optimizers.items()}
+    h = ctx.nets["netA"](batch["text"])
+    ctx.update("g", ctx.nets["netB"](h).pow(2).mean())
+    if "d" in ctx.optimizers and ctx.step >= 12 and ctx.step % 2 == 0:  # skipped updates, like the margin rule's
+        ctx.update("d", ctx.nets["netB"](h.detach()).abs().mean())
+
+
+register_model(ModelSpec(
+    name="toy-schedule", config_cls=TwoPhaseConfig, presets={"smoke": {"batch_size": 8}},
+    build=TwoNets,
+    phases=lambda c: [
+        Phase("a", c.model.steps_a, {
+            "g": Optim(("netA",), lr=2e-4, warmup_factors=WARM, decay_every=20, lr_scale=(("netA.0.", 10.0),)),
+            "d": Optim(("netB",), lr=1e-3, warmup_factors=WARM, decay_every=20)}),
+        Phase("b", c.model.steps_b, {"g": Optim(("netB",), lr=1e-3, warmup_factors=((2, 0.5),))})],
+    train_step=_schedule_step,
+    generate=lambda m, c, n: {"image": m.netB(m.netA(c["text"]))},
+    noise_shapes=lambda c: {},
+    conditions=("text",),
+))
+
+# phase a's factor by phase step (from 0; the 1-based steps 1-10 are lr/50, 11-20 lr/5, 21-30 lr/10, ...)
+PHASE_A = [(range(0, 10), 1 / 50), (range(10, 20), 1 / 5), (range(20, 30), 1 / 10), (range(30, 40), 1 / 2),
+           (range(40, 45), 1 / 4)]
+
+
+def _schedule_cfg(**overrides):
+    return smoke_cfg("toy-schedule", **{"model.steps_a": 45, "model.steps_b": 4, "log_every": 1,
+                                        "sample_every": 1000, "checkpoint_every": 1000, **overrides})
+
+
+def test_the_optimizers_see_the_declared_schedule_counted_in_phase_steps(tmp_path):
+    """Warm-up and decay from each phase's start, skipped updates counted, ``lr_scale`` applied per group."""
+    SEEN.clear()
+    run = train(_schedule_cfg(), tmp_path / "run", progress=False)
+    for steps, f in PHASE_A:
+        for t in steps:
+            seen = SEEN[("a", t)]
+            assert seen["g"] == pytest.approx([2e-4 * 10 * f, 2e-4 * f], rel=1e-12), t  # netA.0 at 10×, netA.1
+            assert seen["d"] == pytest.approx([1e-3 * f], rel=1e-12), t  # d steps first at t = 12: still lr/5
+    assert [SEEN[("b", t)]["g"] for t in range(4)] == [[5e-4], [5e-4], [1e-3], [1e-3]]  # phase b starts afresh
+    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if '"event"' not in l]
+    assert [r["lr_d"] for r in log[:45]] == pytest.approx([1e-3 * f for steps, f in PHASE_A for _ in steps],
+                                                          rel=1e-12)
+    assert [r["lr_g"] for r in log[45:]] == [5e-4, 5e-4, 1e-3, 1e-3] and all("lr_d" not in r for r in log[45:])
+
+
+@pytest.mark.parametrize("stop_at, last", [(12, 10), (47, 45)])
+def test_resume_rebuilds_the_schedule_from_the_step(tmp_path, stop_at, last):
+    """Resumed inside the warm-up (phase step 10, where lr/50 turns lr/5) or at phase b's start, the optimizers
+    see the rates of a straight run, bit for bit, even when the checkpoint's param groups hold other rates."""
+    cfg = _schedule_cfg(checkpoint_every=5)
+    SEEN.clear()
+    straight = train(cfg, tmp_path / "straight", progress=False)
+    expected = dict(SEEN)
+
+    def stop(step, losses):
+        if step == stop_at:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(cfg, tmp_path / "stopped", progress=False, step_hook=stop)
+    assert list_checkpoints(tmp_path / "stopped")[-1][0] == last
+    state_path = list_checkpoints(tmp_path / "stopped")[-1][1] / "training_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    for opt_state in state["optimizers"].values():
+        for g in opt_state["param_groups"]:
+            g["lr"] = 1.0  # nothing to rely on: the schedule must come from the step counter
+            g.pop("initial_lr", None)
+    torch.save(state, state_path)
+    SEEN.clear()
+    resumed = train(cfg, tmp_path / "stopped", resume=True, progress=False)
+    assert SEEN and all(SEEN[k] == expected[k] for k in SEEN)
+    assert min(t + (45 if ph == "b" else 0) for ph, t in SEEN) == last
+    a = load_file(str(straight / "checkpoints" / "final" / "model.safetensors"))
+    b = load_file(str(resumed / "checkpoints" / "final" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _interesting_steps(opt: Optim, steps: int) -> list[int]:
+    """The first 32 phase steps, the last, and both sides of every warm-up end and of the first decays."""
+    edges = {u for u, _ in opt.warmup_factors} | {opt.warmup_steps, steps}
+    edges |= {k * opt.decay_every for k in range(1, 4)}
+    return sorted(t for t in set(range(32)) | {e + d for e in edges for d in (-1, 0)} if 0 <= t < steps)
+
+
+def test_every_preset_gets_its_declared_rates_to_the_bit():
+    """``LambdaLR``'s ``(lr · lr_scale) · factor`` equals the declared ``Optim.lr_at(t) · lr_scale`` exactly in
+    every preset of every built-in model (the smoke logs and every run stay bit-identical)."""
+    from core.config import PRESETS
+    from core.models import available_models, get_model_spec
+    from core.train import _rates, _schedulers
+
+    checked = 0
+    for name in available_models(builtin_only=True):
+        spec = get_model_spec(name)
+        for preset in PRESETS:
+            for dataset in {None} | set(spec.dataset_presets.get(preset, {})):
+                cfg = build_config(name, preset, **({"dataset": dataset} if dataset else {}))
+                for phase in spec.phases(cfg):
+                    for role, o in phase.optimize.items():
+                        named = [(f"{p}w", nn.Parameter(torch.zeros(1))) for p, _ in o.lr_scale] + \
+                                [("other.w", nn.Parameter(torch.zeros(1)))]
+                        opt = o.build(named)
+                        for t in _interesting_steps(o, phase.steps):
+                            scheds = _schedulers({role: opt}, phase, t)
+                            assert [g["lr"] for g in opt.param_groups] == \
+                                   [o.lr_at(t) * g["lr_scale"] for g in opt.param_groups], (name, preset, role, t)
+                            assert _rates(scheds, phase) == {f"lr_{role}": o.lr_at(t)}
+                            checked += 1
+    assert checked > 1000
+
+
 # ---------------------------------------------------------------- DDP
 
 def test_two_process_ddp_smoke(tmp_path):

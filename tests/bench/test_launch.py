@@ -1,10 +1,14 @@
-"""bench.launch: smoke cells run as submitit jobs (LocalExecutor = fresh processes; DebugExecutor = in
-process) land in runs.csv exactly as a serial run would write them; a failing cell or job is reported
-without stopping the others; SLURM parameters reach the sbatch script."""
+"""bench.launch: the one local launcher (seed lanes: ``--jobs N``, and ``--launcher local`` as its alias) runs
+one worker process per share of the seeds, each with its own log and one thread; smoke cells run as submitit
+jobs (DebugExecutor: in process) land in runs.csv exactly as the lanes' fresh processes write them; a failing
+cell or job is reported without stopping the others; SLURM parameters reach the sbatch script."""
 import argparse
+import json
 import math
 import os
 import stat
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -29,45 +33,74 @@ def cells_of(runs: pd.DataFrame) -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory):
-    """Three smoke cells over two seeds plus an unknown row, as 2 jobs (one per seed) through submitit's
-    LocalExecutor; the unknown row comes first in seed 1's job, so that job must go on past it."""
+def lanes(tmp_path_factory):
+    """Two smoke cells (one row, seeds 0 and 1) through ``--launcher local --jobs 2``: the alias of the seed
+    lanes, so two worker processes, one per seed."""
     out = tmp_path_factory.mktemp("launch") / "stackgan"
-    cells = [GOOD[0], GOOD[1], ("no-such-row", 1), GOOD[2]]
-    outcomes = launch_cells("stackgan", cells, bench_args(out, launcher="local", launch_group="seed", jobs=2), out)
-    return out, outcomes
+    assert ab.main(["--paper", "stackgan", "--preset", "smoke", "--seeds", "2", "--only", "stage1-lo", "--out",
+                    str(out), "--launcher", "local", "--jobs", "2", "--no-progress", "--no-report"]) == 0
+    return out
 
 
-def test_local_executor_writes_exactly_the_cells_to_runs_csv(local):
-    out, outcomes = local
-    runs = pd.read_csv(out / "runs.csv")
+def test_launcher_local_is_an_alias_of_the_seed_lanes(lanes):
+    assert ab.parse_args(["--paper", "stackgan", "--launcher", "local"]).launcher is None  # the --jobs path
+    runs = pd.read_csv(lanes / "runs.csv")
     assert not (runs["metric"] == "__failed__").any(), runs["error"].dropna().tolist()
-    assert cells_of(runs) == sorted(GOOD)
+    assert cells_of(runs) == [("stage1-lo", 0), ("stage1-lo", 1)]
     assert runs["value"].map(math.isfinite).all()
-    assert {"is_mean", "fid", "cond_acc", "diversity"} <= set(runs["metric"])
     assert len(runs) == len(runs.drop_duplicates(["row", "seed", "metric"]))  # each cell written once
-    assert [(o.row, o.seed, o.status) for o in outcomes] == [
-        ("stage1-lo", 0, "done"), ("stage1-lo-ca", 0, "done"), ("no-such-row", 1, "failed"), ("stage1-lo", 1, "done")]
-    assert "unknown row 'no-such-row'" in outcomes[2].error
+    assert not (lanes / "logs" / "submitit").exists()  # no second local mechanism ran
+    logs = sorted(p.name for p in (lanes / "logs").iterdir())
+    assert logs == ["seeds-0.log", "seeds-1.log"]  # one log per worker
+    configs = [json.loads(p.read_text()) for p in (lanes / "runs").glob("*/*/config.json")]  # runs/<code>/<unit>
+    assert {c["model_seed"] for c in configs} == {0, 1} and {c["num_threads"] for c in configs} == {1}
 
 
-def test_local_jobs_ran_in_their_own_processes_with_logs(local):
-    out, outcomes = local
-    folder = out / "logs" / "submitit"
-    logs = sorted(folder.glob("*_log.out"))
-    assert len(logs) == 2 and len({o.job_id for o in outcomes}) == 2  # one job per seed
-    assert {o.job_id for o in outcomes} != {str(os.getpid())}
-    text = {p.name: p.read_text() for p in logs}
-    assert all("torch threads: 1" in t for t in text.values())
-    seed1 = next(t for t in text.values() if "no-such-row seed 1" in t)
-    assert seed1.index("no-such-row seed 1") < seed1.index("stage1-lo seed 1")  # went on past the failure
-    assert any("KeyError" in p.read_text() for p in folder.glob("*_log.err"))
-    assert all(o.log and os.path.isfile(o.log) for o in outcomes)
+def test_seed_lanes_deal_the_seeds_with_a_log_and_one_thread_per_worker(tmp_path, monkeypatch, capsys):
+    """Round-robin shares of the seeds, one process each, with ``--threads`` and ``OMP_NUM_THREADS`` set and
+    stdout and stderr in the worker's own log; a worker that fails is named and the others are waited for."""
+    started = []
+
+    class Worker:
+        def __init__(self, cmd, stdout, stderr, env, cwd):
+            started.append({"cmd": cmd, "log": stdout.name, "stderr": stderr, "omp": env["OMP_NUM_THREADS"],
+                            "cwd": cwd})
+            self.pid, self.code = 1000 + len(started), 3 if len(started) == 1 else 0
+
+        def wait(self):
+            return self.code
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    monkeypatch.setattr(subprocess, "Popen", Worker)
+    launch.seed_lanes("bench.sweep", ["name", "--out", "o"], [0, 1, 2, 3, 4], 2, tmp_path / "logs", threads=1)
+    assert [w["cmd"][1:] for w in started] == [
+        ["-m", "bench.sweep", "name", "--out", "o", "--threads", "1", "--seed", "0", "--seed", "2", "--seed", "4"],
+        ["-m", "bench.sweep", "name", "--out", "o", "--threads", "1", "--seed", "1", "--seed", "3"]]
+    assert all(w["cmd"][0] == sys.executable and w["cwd"] == launch.ROOT for w in started)
+    assert [w["omp"] for w in started] == ["1", "1"] and all(w["stderr"] is subprocess.STDOUT for w in started)
+    assert [os.path.basename(w["log"]) for w in started] == ["seeds-0-2-4.log", "seeds-1-3.log"]
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["seeds-0-2-4.log", "seeds-1-3.log"]
+    assert "the process for seeds [0, 2, 4] exited with 3" in capsys.readouterr().err
 
 
-def test_debug_executor_reports_a_failing_cell_and_matches_the_local_numbers(local, tmp_path, monkeypatch):
+def test_run_jobs_hands_the_workers_the_command_without_the_launcher_options(tmp_path, monkeypatch):
+    """The workers get the command as given, less what the lanes set per worker (seeds, jobs, threads) and the
+    launcher alias; each writes into the shared --out without a report."""
+    calls = []
+    monkeypatch.setattr(launch, "seed_lanes", lambda *a: calls.append(a))
+    argv = ["--paper", "stackgan", "--preset", "smoke", "--launcher", "local", "--jobs", "2", "--threads=2",
+            "--seed", "0", "--seed", "1", "--resume"]
+    args = ab.parse_args(argv)
+    ab.run_jobs(args, argv, [0, 1], tmp_path)
+    module, base, seeds, jobs, log_dir, threads = calls[0]
+    assert (module, seeds, jobs, log_dir, threads) == ("bench.ablations", [0, 1], 2, tmp_path / "logs", 2)
+    assert base == ["--paper", "stackgan", "--preset", "smoke", "--out", str(tmp_path.resolve()), "--resume",
+                    "--no-progress", "--jobs", "1", "--no-report"]
+
+
+def test_debug_executor_reports_a_failing_cell_and_matches_the_lanes_numbers(lanes, tmp_path, monkeypatch):
     """In-process jobs, one per lineage: a training failure in one cell is recorded as __failed__ and
-    reported; the other cell's numbers equal those of the LocalExecutor's fresh process."""
+    reported; the other cell's numbers equal those of a seed lane's fresh process."""
     real = cells_mod.train_unit
 
     def train_unit(unit, args, seed, runs_dir):
@@ -84,7 +117,7 @@ def test_debug_executor_reports_a_failing_cell_and_matches_the_local_numbers(loc
     runs = pd.read_csv(out / "runs.csv")
     assert runs.loc[runs["row"] == "stage1-lo-ca", "metric"].tolist() == ["__failed__"]
     mine = runs[runs["row"] == "stage1-lo"].set_index("metric")["value"]
-    theirs = pd.read_csv(local[0] / "runs.csv").query("row == 'stage1-lo' and seed == 0").set_index("metric")["value"]
+    theirs = pd.read_csv(lanes / "runs.csv").query("row == 'stage1-lo' and seed == 0").set_index("metric")["value"]
     pd.testing.assert_series_equal(mine.sort_index(), theirs.sort_index())
 
 
@@ -145,6 +178,8 @@ def test_slurm_options_reach_the_sbatch_script(tmp_path, monkeypatch):
         assert flag in text, flag
     with pytest.raises(ValueError):
         make_executor("kubernetes", tmp_path)
+    with pytest.raises(ValueError, match="seed lanes"):  # local parallel runs are not submitit's
+        make_executor("local", tmp_path)
 
 
 def test_a_requeued_job_skips_the_cells_it_finished(monkeypatch):
