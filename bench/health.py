@@ -168,7 +168,9 @@ def references(table: Table, args, split: str, metrics: Mapping[str, Sequence[st
     kinds = table_conditions(table, args) if conditions is None else tuple(conditions)
     seed = row_dataset_seed(table.rows_for(args.preset)[0], args) if data_seed is None else int(data_seed)
     high, _ = scoring_resolutions(table, args)
-    wants_normals = "structure" in kinds or any(evaluate_metric(k)[0] == "normals" for k in asked["real"])
+    wants_normals = "structure" in kinds or any(
+        evaluate_metric(k)[0] == "normals" or registry.metric(evaluate_metric(k)[0]).real_normals
+        for side in SIDES for k in asked[side])
     real = load_real(args.dataset, split, high, n=n, seed=seed, normals=wants_normals,
                      progress=not getattr(args, "no_progress", True))
     if asked["noise"]:

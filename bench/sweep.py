@@ -107,14 +107,15 @@ class Rule:
 @dataclass(frozen=True)
 class Sweep:
     """A probe as data: the table whose rows, gates and evaluation settings are used; the rows trained per
-    candidate; the candidates; the seeds; extra ``val`` metrics (score keys or ``log:<key>``); the rule,
-    and the question in words."""
+    candidate (a table row's id, or a :class:`~bench.spec.Row` of the sweep's own, e.g. one sub-network
+    of a table's model trained alone, with its own gates); the candidates; the seeds; extra ``val``
+    metrics (score keys or ``log:<key>``); the rule, and the question in words."""
 
     name: str
     paper: str
     dataset: str
     preset: str
-    rows: tuple[str, ...]
+    rows: tuple[str | Row, ...]
     candidates: tuple[Candidate, ...]
     seeds: tuple[int, ...]
     rule: Rule
@@ -132,9 +133,14 @@ class Sweep:
         unread = [m for m in self.rule.reads if m not in self.metrics]
         if unread:
             raise ValueError(f"sweep {self.name}: the rule reads {unread}; add them to metrics {self.metrics}")
-        stray = [r for r in self.rule.rows if r not in self.rows]
+        stray = [r for r in self.rule.rows if r not in self.row_ids]
         if stray:
             raise ValueError(f"sweep {self.name}: the rule averages rows {stray} the sweep does not train")
+
+
+    @property
+    def row_ids(self) -> tuple[str, ...]:
+        return tuple(r.id if isinstance(r, Row) else r for r in self.rows)
 
 
 def sweeps() -> dict[str, Sweep]:
@@ -162,15 +168,15 @@ def candidate_rows(sweep: Sweep, table: Table) -> list[Row]:
     """The table's rows of the sweep, once per candidate, with the candidate's overrides on top of the row's
     and ids ``<candidate>:<row>`` (their units, so their run directories, differ by the overrides)."""
     rows = {r.id: r for r in table.rows_for(sweep.preset)}
-    unknown = [r for r in sweep.rows if r not in rows]
+    unknown = [r for r in sweep.rows if not isinstance(r, Row) and r not in rows]
     if unknown:
         raise ValueError(f"sweep {sweep.name}: table {sweep.paper} has no row {unknown}; it has {sorted(rows)}")
     out = []
     for cand in sweep.candidates:
-        for rid in sweep.rows:
-            row = rows[rid]
+        for given in sweep.rows:
+            row = given if isinstance(given, Row) else rows[given]
             unit = replace(row.unit, overrides={**row.unit.overrides, **cand.overrides})
-            out.append(replace(row, id=f"{cand.name}:{rid}", unit=unit))
+            out.append(replace(row, id=f"{cand.name}:{row.id}", unit=unit))
     return out
 
 
@@ -269,7 +275,7 @@ def write_decision(sweep: Sweep, health: pd.DataFrame, values: pd.DataFrame, cho
                               row_id=health["row"].str.split(":", n=1).str[1])
     lines = [f"# Sweep `{sweep.name}`" + (f" ({sweep.issue})" if sweep.issue else ""), "",
              sweep.question, "",
-             f"Table `{sweep.paper}`, rows {', '.join(f'`{r}`' for r in sweep.rows)}; `{sweep.preset}` on "
+             f"Table `{sweep.paper}`, rows {', '.join(f'`{r}`' for r in sweep.row_ids)}; `{sweep.preset}` on "
              f"`{sweep.dataset}`; training seeds {', '.join(map(str, sweep.seeds))}; measured on `val`.", "",
              f"Command: `{command}` (commit `{git_sha()[:12]}`).", "", "## Candidates", ""]
     for c in sweep.candidates:

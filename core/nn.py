@@ -10,6 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.errors import ConfigError
+
+D_INITS = ("normal", "kaiming")
+
 
 def init_weights(module: nn.Module) -> None:
     """DCGAN / StackGAN initialisation: conv and linear N(0, 0.02); BN weight N(1, 0.02), bias 0."""
@@ -21,6 +25,26 @@ def init_weights(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+def init_discriminator(module: nn.Module, kind: str) -> None:
+    """Re-initialise a discriminator's (or a trunk's) convolutions and linear layers. ``"normal"``: leave
+    :func:`init_weights`' N(0, 0.02), the reference codes'. Without BN, each such layer keeps only a fraction
+    of its input's spread at small widths (about 0.3 per layer at 16 channels), so a deep D starts blind: its
+    logits and its gradient towards G are a thousandth of their He-initialised size (docs/sgan.md,
+    docs/s2gan.md). ``"kaiming"``: He-normal for the leaky ReLU (std √(2/(1+0.2²)) / √fan_in), which keeps
+    the spread; biases stay 0.
+
+    Raises:
+        ConfigError: ``kind`` is neither.
+    """
+    if kind not in D_INITS:
+        raise ConfigError(f"d_init must be one of {list(D_INITS)}, got {kind!r}")
+    if kind == "normal":
+        return
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
 
 
 def up_block(in_ch: int, out_ch: int) -> nn.Sequential:

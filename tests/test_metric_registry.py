@@ -26,7 +26,7 @@ RTOL, ATOL = 1e-4, 1e-5
 
 def test_evaluate_computes_exactly_the_registered_metrics():
     assert METRICS == registry.names() == ("is", "fid", "kid", "prc", "cond_acc", "diversity", "diversity_detail",
-                                           "normals")
+                                           "normals", "normal_maps")
     assert DEFAULT_METRICS == ("is", "fid", "kid", "prc", "cond_acc", "diversity")
     keys = [k.key for m in registry.metrics() for k in m.keys]
     assert len(keys) == len(set(keys))
@@ -38,7 +38,8 @@ def test_evaluate_computes_exactly_the_registered_metrics():
 
 
 def test_directions_and_words_of_well_known_keys():
-    lower = ("fid", "kid_mean", "inception_fid", "inception_kid_mean", "normal_error_deg", "normal_error_deg_relief")
+    lower = ("fid", "kid_mean", "inception_fid", "inception_kid_mean", "normal_error_deg", "normal_error_deg_relief",
+             "structure_fd")
     higher = ("is_mean", "inception_is_mean", "precision", "recall", "f_score", "cond_acc", "cond_acc_all",
               "cond_acc_shape", "cond_acc_texture")
     assert {registry.direction(k) for k in lower} == {"lower"}

@@ -348,3 +348,45 @@ def test_scoring_at_a_common_resolution(shapes_test):
     assert abs(b["cond_acc"] - sum(b[f"cond_acc_{a}"] for a in common) / len(common)) < 1e-9
     up = resize_images(small.images[:2], 64)
     assert up.dtype == torch.uint8 and up.shape == (2, 3, 64, 64)
+
+
+# ----------------------------------------------------------------------------------- normal maps (issue #27)
+
+class MapsPipeline:
+    """Unconditional: returns the given normal maps (one per seed, cycling) and a grey image."""
+
+    def __init__(self, maps):
+        self.maps, self.resolution, self.conditions = maps, maps.shape[-1], ()
+
+    def generate(self, seeds=0, n=None, **unused):
+        idx = torch.as_tensor(list(seeds)) % len(self.maps)
+        return {"image": torch.zeros(len(idx), 3, self.resolution, self.resolution), "normals": self.maps[idx]}
+
+
+def test_the_structure_metric_tells_real_maps_from_one_flat_map(shapes_test):
+    from core.metrics.domain import normal_spread, structure_distance
+    real = shapes_test.normals  # [N, 3, 64, 64]
+    flat = torch.zeros_like(real)
+    flat[:, 2] = 1.0
+    assert normal_spread(flat) == 0.0 and 0.04 < normal_spread(real) < 0.1
+    other = load_real("shapes", "val", 64, n=N, normals=True).normals
+    same, far = structure_distance(other, real), structure_distance(flat + 1e-4 * torch.randn_like(flat), real)
+    assert same < 0.1 * far and 0.4 < far < 1.0  # docs/s2gan.md: val vs train 0.01, all-flat 0.66
+    with pytest.raises(MetricsError, match="normal maps"):
+        normal_spread(real[:1])
+    # through evaluate: real maps score near the real split, one repeated real map scores no spread
+    s = evaluate(MapsPipeline(other), "shapes", metrics=["normal_maps"], n=200, split="test", cache=False)
+    one = evaluate(MapsPipeline(other[:1]), "shapes", metrics=["normal_maps"], n=200, split="test", cache=False)
+    assert s["structure_spread"] > 0.04 and one["structure_spread"] == 0.0
+    assert s["structure_fd"] < 0.5 * one["structure_fd"]
+
+
+def test_real_data_answers_a_structure_with_images_of_the_nearest_maps_class(shapes_test):
+    pipe = RealDataPipeline(shapes_test, "shapes", ("structure",))
+    items = torch.arange(20)
+    out = pipe.generate(structure=shapes_test.normals[items], seeds=list(range(100, 120)))
+    # each answer is a real image of the same class as the item whose map was given (its own map is nearest)
+    got = [int((shapes_test.images.float().div(127.5).sub(1) - img).abs().flatten(1).sum(1).argmin())
+           for img in out["image"]]
+    assert [int(shapes_test.labels[g]) for g in got] == shapes_test.labels[items].tolist()
+    assert sum(g != i for g, i in zip(got, items.tolist())) >= 15  # and mostly other items of that class

@@ -214,6 +214,7 @@ class GradRecorder:
     def __init__(self, params):
         self.params = list(params)
         self.grads = None
+        self.steps = 0
 
     def zero_grad(self, set_to_none=True):
         for p in self.params:
@@ -221,6 +222,7 @@ class GradRecorder:
 
     def step(self):
         self.grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        self.steps += 1
 
 
 def _run_step(cfg: S2ganConfig, phase: str, roles: dict[str, str], batch: dict, seed: int = 1):
@@ -440,7 +442,7 @@ def test_the_paper_figures_are_drawn_from_a_checkpoint(runs, tmp_path, capsys):
 
 
 def test_structure_d_lr_sets_only_the_structure_ds_rate_and_only_in_the_structure_phase():
-    """quick's Structure-D trains faster than the rest (chosen on val: scripts/s2gan_structure_probes.sh); 0, or a
+    """quick's Structure-D trains faster than the rest (chosen on val: bench/sweeps/s2gan_structure.py); 0, or a
     value equal to lr, is the reference (every network at lr), and both canonicalise alike."""
     from core.models.s2gan import _phases
     base = build_config("s2gan", "smoke", {"model.lr": 2e-4, "model.joint_steps": 2})
@@ -472,3 +474,89 @@ def test_a_centered_structure_d_sees_the_viewer_facing_normal_as_zero():
     # a run without a Structure-GAN does not use the switch: it canonicalises away
     style_only = S2ganConfig(structure=False, structure_steps=0, joint_steps=0)
     assert _canonical(dataclasses.replace(style_only, structure_d_center=True)) == _canonical(style_only)
+
+
+# ------------------------------------------------------------------------------------------ issue #27: health
+
+def bevelled_discs(b: int, side: int, seed: int = 0) -> torch.Tensor:
+    """``[b, 3, side, side]`` maps like ``shapes``': a flat ground facing the viewer with one disc whose 2-px
+    rim tilts outwards by 45°, at a random place and radius."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(side).float(), torch.arange(side).float(), indexing="ij")
+    maps = torch.zeros(b, 3, side, side)
+    maps[:, 2] = 1.0
+    for i in range(b):
+        cy, cx = (torch.rand(2, generator=g) * side * 0.5 + side * 0.25).tolist()
+        r = float(torch.rand(1, generator=g)) * side * 0.15 + side * 0.15
+        dy, dx = yy - cy, xx - cx
+        d = (dx ** 2 + dy ** 2).sqrt()
+        rim = (d > r - 2) & (d <= r)
+        s = math.sin(math.pi / 4) / d.clamp(min=1e-6)
+        maps[i, 0][rim], maps[i, 1][rim], maps[i, 2][rim] = (dx * s)[rim], (dy * s)[rim], math.cos(math.pi / 4)
+    return maps
+
+
+@pytest.mark.parametrize("init", ["normal", "kaiming"])
+def test_the_structure_d_learns_to_separate_real_maps_from_a_constant_map(init):
+    # the toy check of docs/s2gan.md: D alone, against one all-flat map, is not broken under either init
+    from core.losses import bce
+    from core.models.s2gan import StructureDiscriminator
+    torch.manual_seed(0)
+    D = StructureDiscriminator(8, 16, init=init)
+    opt = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
+    flat = torch.zeros(16, 3, 16, 16)
+    flat[:, 2] = 1.0
+    for step in range(80):
+        real = bevelled_discs(16, 16, seed=step)
+        loss = 0.5 * (bce(D(real), True) + bce(D(flat), False))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    D.eval()
+    with torch.no_grad():
+        p_real, p_flat = torch.sigmoid(D(bevelled_discs(64, 16, seed=999))).mean(), torch.sigmoid(D(flat)).mean()
+    assert p_real > 0.8 and p_flat < 0.2
+
+
+def test_he_initialisation_gives_the_structure_d_a_signal_the_reference_init_does_not():
+    # the measured cause of the collapse (docs/s2gan.md): at quick's widths the N(0, 0.02) D's logits spread by
+    # a few ten-thousandths across real maps, so G's gradient is ~1e-5; He-normal keeps the spread near 1
+    from core.models.s2gan import StructureDiscriminator
+    maps = bevelled_discs(64, 24)
+    spread = {}
+    for init in ("normal", "kaiming"):
+        torch.manual_seed(0)
+        spread[init] = float(StructureDiscriminator(16, 24, init=init).eval()(maps).std())
+    assert spread["normal"] < 1e-2 and spread["kaiming"] > 0.1
+    assert spread["kaiming"] > 100 * spread["normal"]
+    smoke = build_config("s2gan", "smoke").model
+    with pytest.raises(ConfigError, match="structure_d_init"):
+        S2GAN(dataclasses.replace(smoke, structure_d_init="xavier"), SMOKE)
+    ref = S2GAN(smoke, SMOKE)
+    for field, name in (("structure_d_init", "netD_structure"), ("style_d_init", "netD_style")):
+        m = S2GAN(dataclasses.replace(smoke, **{field: "kaiming"}), SMOKE)  # each D follows its own field
+        other = "netD_style" if name == "netD_structure" else "netD_structure"
+        assert getattr(m, name).net[0].weight.std() > 3 * getattr(ref, name).net[0].weight.std()
+        assert abs(getattr(m, other).net[0].weight.std() - getattr(ref, other).net[0].weight.std()) < 0.01
+        assert abs(m.netG_structure.net[0].weight.std() - ref.netG_structure.net[0].weight.std()) < 0.005
+
+
+def test_structure_g_rate_and_d_steps_change_only_the_structure_phase():
+    from core.models.s2gan import _canonical
+    base = build_config("s2gan", "smoke").model
+    with pytest.raises(ConfigError, match="structure_d_steps"):
+        S2GAN(dataclasses.replace(base, structure_d_steps=0), SMOKE)
+    with pytest.raises(ConfigError, match="structure_g_lr"):
+        S2GAN(dataclasses.replace(base, structure_g_lr=-1.0), SMOKE)
+    assert _canonical(S2ganConfig(lr=2e-4, structure_g_lr=2e-4)) == _canonical(S2ganConfig(lr=2e-4))
+    style_only = S2ganConfig(structure=False, structure_steps=0, joint_steps=0)
+    assert _canonical(dataclasses.replace(style_only, structure_d_steps=3, structure_g_lr=1e-5)) == \
+        _canonical(style_only)
+    # k D updates per step: the Structure-D's optimizer steps k times, the Structure-G's once
+    counts = {}
+    for k in (1, 3):
+        cfg = dataclasses.replace(base, structure_d_steps=k)
+        _, opts, _ = _run_step(cfg, "structure", {"d_structure": "netD_structure", "g_structure": "netG_structure"},
+                               _batch())
+        counts[k] = {role: o.steps for role, o in opts.items()}
+    assert counts == {1: {"d_structure": 1, "g_structure": 1}, 3: {"d_structure": 3, "g_structure": 1}}

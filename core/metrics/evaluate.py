@@ -102,7 +102,8 @@ def _generated_run(pipeline: GeneratorLike, dataset: str, split: str, chosen: li
         meta["notes"].append(f"no evaluation classifier for {dataset}: only inception_* fidelity metrics")
 
     t = time.time()
-    real = load_real(dataset, split, resolution, n=n, seed=data_seed, normals="structure" in kinds,
+    wants_normals = "structure" in kinds or any(registry.metric(m).real_normals for m in chosen)
+    real = load_real(dataset, split, resolution, n=n, seed=data_seed, normals=wants_normals,
                      progress=settings.progress)
     # structure maps condition the generator at its own resolution
     cond_real = (real if resolution == native or "structure" not in kinds else

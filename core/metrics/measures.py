@@ -17,7 +17,8 @@ import torch
 from core.cache import cache_dir
 from core.metrics.classifiers import load_classifier, unresolvable_attributes
 from core.metrics.data import MetricsError, RealData
-from core.metrics.domain import conditional_accuracy, diversity, normal_consistency, stated_mask
+from core.metrics.domain import (conditional_accuracy, diversity, normal_consistency, normal_spread, stated_mask,
+                                 structure_distance)
 from core.metrics.generation import GeneratorLike, conditions_of, generate_images, noise_seeds, resize_images
 from core.metrics.registry import INCEPTION, ScoreKey, metric, register
 
@@ -298,4 +299,26 @@ def normals_score(run: EvalRun) -> dict[str, float]:
     if relief.any():
         scores["normal_error_deg_relief"] = normal_consistency(run.native_fake, run.fake_normals, relief)
     run.meta["seconds"]["normals"] = round(time.time() - t, 2)
+    return scores
+
+
+@register("normal_maps", (
+    ScoreKey("structure_spread", "two-sided", "normal components (0 to 1)", "structure spread",
+             "how much the generated normal maps differ from one another (the per-pixel standard deviation over "
+             "maps, averaged; 0 = one map for every seed); the real maps' own spread is the target"),
+    ScoreKey("structure_fd", "lower", "squared distance of pooled normals", "structure distance",
+             "the Fréchet distance between generated and real normal maps, each averaged over 4 × 4 blocks of a "
+             "32² map: how far the geometry a model draws is, as a whole, from the real geometry")),
+    default=False, real_normals=True)
+def structure_score(run: EvalRun) -> dict[str, float]:
+    """Spread of the generated normal maps and their distance to the real split's maps."""
+    if run.fake_normals is None:
+        raise MetricsError("the 'normal_maps' metric needs pipeline.generate to return the 'normals' [N, 3, H, W] "
+                           "it drew (S²-GAN's Structure-GAN)")
+    if run.real.normals is None:
+        raise MetricsError(f"the 'normal_maps' metric needs the real normal maps of {run.dataset}/{run.split}")
+    t = time.time()
+    scores = {"structure_spread": normal_spread(run.fake_normals),
+              "structure_fd": structure_distance(run.fake_normals, run.real.normals)}
+    run.meta["seconds"]["normal_maps"] = round(time.time() - t, 2)
     return scores

@@ -5,7 +5,10 @@ caption: for a caption it pools every real item with the same stated condition (
 caption names, parsed by the dataset's ``caption_attributes`` hook, or the class of a
 class-captioned dataset) and the seed picks one. ``generate(labels=, seeds=)`` pools by class, and
 ``generate(n=, seeds=)`` draws any item, so it stands in for label-conditioned and unconditional
-models too. Its
+models too. ``generate(structure=, seeds=)`` (a normal map per condition) pools the real items of the same
+class as the real map nearest each given map (:func:`~core.metrics.domain.pooled_maps` distance): real
+images of similar structures, whose spread is the appearance a structure-conditioned model's style noise
+should reach (issue #27). Its
 scores are what a perfect generator would get from the evaluation networks, so they calibrate a
 model's: conditional accuracy ≈ the classifier's accuracy, diversity = the spread of real images
 that share a condition. It is a measuring stick, not a model: nothing is generated.
@@ -35,6 +38,7 @@ class RealDataPipeline:
         self.resolution = int(data.images.shape[-1])
         self._by_caption = {c: i for i, c in enumerate(data.captions) if c is not None}  # caption -> an item
         self._pools: dict[tuple, list[int]] = {}
+        self._pooled: torch.Tensor | None = None  # [M, 192] the items' pooled normal maps, computed when asked
 
     def _key(self, caption: str) -> tuple:
         """The condition a caption states: sorted (attribute, id) pairs, or ``(("label", y),)``."""
@@ -70,15 +74,30 @@ class RealDataPipeline:
             raise MetricsError(f"RealDataPipeline: no real item has label {int(label)}")
         return self._pools[key]
 
+    def _structure_labels(self, structure: torch.Tensor) -> list[int]:
+        """The class of the real item whose normal map is nearest each of ``structure`` ``[N, 3, H, W]``."""
+        from core.metrics.domain import pooled_maps
+
+        if self.data.normals is None:
+            raise MetricsError("RealDataPipeline: structure conditions need the real items' normals "
+                               "(load_real(..., normals=True))")
+        if self._pooled is None:
+            self._pooled = torch.from_numpy(pooled_maps(self.data.normals))  # [M, 192]
+        nearest = torch.cdist(torch.from_numpy(pooled_maps(structure)), self._pooled).argmin(1)  # [N]
+        return self.data.labels[nearest].tolist()
+
     @torch.no_grad()
     def generate(self, captions: Sequence[str] | None = None, seeds: Sequence[int] | int = 0, *, labels=None,
-                 n: int | None = None, **unused) -> dict[str, torch.Tensor]:
+                 n: int | None = None, structure: torch.Tensor | None = None, **unused) -> dict[str, torch.Tensor]:
         """``{"image": [N, C, H, W]}`` in [-1, 1]: for condition ``i``, item ``pool[seeds[i] % len(pool)]``,
-        where the pool holds the items fitting caption ``i`` (or label ``i``; every item for ``n=``)."""
+        where the pool holds the items fitting caption ``i`` (or label ``i``, or the class of the real map
+        nearest structure map ``i``; every item for ``n=``)."""
         if captions is not None:
             pools = [self.pool(c) for c in captions]
         elif labels is not None:
             pools = [self._label_pool(y) for y in torch.as_tensor(labels).flatten().tolist()]
+        elif structure is not None:
+            pools = [self._label_pool(y) for y in self._structure_labels(structure)]
         else:
             count = n if n is not None else (1 if isinstance(seeds, int) else len(seeds))
             pools = [list(range(len(self.data)))] * count

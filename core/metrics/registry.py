@@ -66,6 +66,7 @@ class Metric:
     - ``fidelity``: a torch-fidelity metric (IS, FID, KID, PRC): it can score a folder of images too, and
       with the standard Inception writes its keys again under ``inception_``.
     - ``classifier``: needs the dataset's evaluation classifier even when Inception features are asked for.
+    - ``real_normals``: reads the real split's normal maps (loaded only when some metric asks).
     """
 
     name: str
@@ -75,13 +76,14 @@ class Metric:
     conditional: bool = False
     fidelity: bool = False
     classifier: bool = False
+    real_normals: bool = False
 
 
 _METRICS: dict[str, Metric] = {}  # name -> metric, in registration order (the order keys are written in)
 
 
 def register(name: str, keys: tuple[ScoreKey, ...], *, default: bool = True, conditional: bool = False,
-             fidelity: bool = False, classifier: bool = False) -> Callable:
+             fidelity: bool = False, classifier: bool = False, real_normals: bool = False) -> Callable:
     """Decorator registering ``compute(run) -> scores`` as metric ``name`` writing ``keys``.
 
     Raises:
@@ -95,7 +97,7 @@ def register(name: str, keys: tuple[ScoreKey, ...], *, default: bool = True, con
         taken = {k.key for m in _METRICS.values() for k in m.keys} & {k.key for k in keys}
         if taken:
             raise ValueError(f"metric {name!r}: score keys {sorted(taken)} belong to another metric")
-        _METRICS[name] = Metric(name, tuple(keys), compute, default, conditional, fidelity, classifier)
+        _METRICS[name] = Metric(name, tuple(keys), compute, default, conditional, fidelity, classifier, real_normals)
         return compute
     return add
 

@@ -23,7 +23,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.losses import angular_error, bce
 from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, uniform_from_normal
-from core.nn import init_weights
+from core.nn import D_INITS, init_discriminator, init_weights
 
 MARGIN = 0.3                                       # adversarial_ct.lua: the margin rule's threshold
 REFERENCE_WARMUP = ((10, 1 / 50), (30, 1 / 5))     # adversarial_ct.lua's Adam: lr/50 for 10 updates, lr/5 until 30
@@ -122,7 +122,7 @@ class StructureDiscriminator(nn.Module):
     """Structure-D (no BN): conv5 s2 n → conv5 2n → conv3 s2 4n (+SpatialDropout 0.2) → conv3 s2 8n
     (+SpatialDropout 0.2) → conv3 2n @ (size/8)² → dropout 0.5 → linear → logit. LeakyReLU 0.2."""
 
-    def __init__(self, ndf: int, size: int, center: bool = False):
+    def __init__(self, ndf: int, size: int, center: bool = False, init: str = "normal"):
         super().__init__()
         n, side = ndf, size // 8
         self.center = center  # see forward
@@ -135,6 +135,7 @@ class StructureDiscriminator(nn.Module):
             _conv(8 * n, 2 * n, 3), act(),
             nn.Flatten(), nn.Dropout(0.5), nn.Linear(2 * n * side * side, 1))
         init_weights(self)
+        init_discriminator(self, init)
 
     def forward(self, normals: torch.Tensor) -> torch.Tensor:
         """normals ``[B, 3, size, size]`` → logits ``[B]``. With ``center``, D sees ``n − (0, 0, 1)``: the
@@ -190,7 +191,7 @@ class StyleDiscriminator(nn.Module):
     (+SpatialDropout 0.2) → conv3 s2 8n (+SpatialDropout 0.2) → conv3 2n @ (R/16)² → dropout 0.5 → linear
     → logit. ``cond_channels=0``: unconditional (the single-DCGAN baseline)."""
 
-    def __init__(self, ndf: int, resolution: int, channels: int = 3, cond_channels: int = 3):
+    def __init__(self, ndf: int, resolution: int, channels: int = 3, cond_channels: int = 3, init: str = "normal"):
         super().__init__()
         n, side = ndf, resolution // 16
         act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
@@ -203,6 +204,7 @@ class StyleDiscriminator(nn.Module):
             _conv(8 * n, 2 * n, 3), act(),
             nn.Flatten(), nn.Dropout(0.5), nn.Linear(2 * n * side * side, 1))
         init_weights(self)
+        init_discriminator(self, init)
 
     def forward(self, image: torch.Tensor, normals: torch.Tensor | None = None) -> torch.Tensor:
         """image ``[B, C, R, R]`` (‖ normals ``[B, 3, R, R]`` when conditional) → logits ``[B]``."""
@@ -280,7 +282,13 @@ class S2ganConfig:
     # optimisation (Adam, β from the run config)
     lr: float = 2e-4                # every G and D in the independent phases (every train.lua: 2e-4)
     structure_d_lr: float = 0.0     # the Structure-D's rate in the structure phase; 0: ``lr`` (the reference)
+    structure_g_lr: float = 0.0     # the Structure-G's rate in the structure phase; 0: ``lr`` (the reference)
+    structure_d_steps: int = 1      # Structure-D updates per Structure-G update in the structure phase (the
+                                    # reference: 1); each sees the step's real maps against fresh fakes
     structure_d_center: bool = False  # the Structure-D sees n − (0, 0, 1); False: the reference
+    structure_d_init: str = "normal"  # the Structure-D's weights: "normal" N(0, 0.02) (the reference's) or
+                                      # "kaiming" He-normal (core.nn.init_discriminator; docs/s2gan.md, issue #27)
+    style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same two choices
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
@@ -320,8 +328,14 @@ def _check(cfg: S2ganConfig, resolution: int | None = None) -> None:
                           "and joint_steps=0")
     if not (cfg.structure or cfg.style or cfg.single):
         raise ConfigError("S²-GAN needs structure=True and/or style=True")
-    if cfg.structure_d_lr < 0:
-        raise ConfigError(f"structure_d_lr must be >= 0 (0: lr), got {cfg.structure_d_lr}")
+    for name in ("structure_d_init", "style_d_init"):
+        if getattr(cfg, name) not in D_INITS:
+            raise ConfigError(f"{name} must be one of {list(D_INITS)}, got {getattr(cfg, name)!r}")
+    if cfg.structure_d_lr < 0 or cfg.structure_g_lr < 0:
+        raise ConfigError(f"structure_d_lr and structure_g_lr must be >= 0 (0: lr), got {cfg.structure_d_lr}, "
+                          f"{cfg.structure_g_lr}")
+    if cfg.structure_d_steps < 1:
+        raise ConfigError(f"structure_d_steps must be >= 1, got {cfg.structure_d_steps}")
     if cfg.fcn_weight < 0 or cfg.joint_structure_scale < 0:
         raise ConfigError(f"fcn_weight and joint_structure_scale must be >= 0, got {cfg.fcn_weight}, "
                           f"{cfg.joint_structure_scale}")
@@ -345,12 +359,17 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
     d = S2ganConfig()
     if cfg.structure_d_lr == cfg.lr:
         cfg = replace(cfg, structure_d_lr=d.structure_d_lr)
+    if cfg.structure_g_lr == cfg.lr:
+        cfg = replace(cfg, structure_g_lr=d.structure_g_lr)
     if not cfg.structure:
         cfg = replace(cfg, structure_size=d.structure_size, structure_z_dim=d.structure_z_dim,
                       structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr,
+                      structure_g_lr=d.structure_g_lr, structure_d_steps=d.structure_d_steps,
+                      structure_d_init=d.structure_d_init,
                       structure_d_center=d.structure_d_center)
     if not (cfg.style or cfg.single):
-        cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf)
+        cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf,
+                      style_d_init=d.style_d_init)
     if not uses_fcn(cfg):
         cfg = replace(cfg, **{k: getattr(d, k) for k in _FCN_FIELDS})
         if not (cfg.style and not cfg.single and cfg.style_steps):
@@ -375,12 +394,13 @@ class S2GAN(nn.Module):
         self.structure_size = cfg.structure_size or info.resolution
         if cfg.structure:
             self.netG_structure = StructureGenerator(cfg.structure_z_dim, cfg.structure_ngf, self.structure_size)
-            self.netD_structure = StructureDiscriminator(cfg.structure_ndf, self.structure_size, cfg.structure_d_center)
+            self.netD_structure = StructureDiscriminator(cfg.structure_ndf, self.structure_size, cfg.structure_d_center,
+                                                         cfg.structure_d_init)
         if cfg.style or cfg.single:
             self.netG_style = StyleGenerator(cfg.style_z_dim, cfg.style_ngf, info.resolution, info.channels,
                                              normals=not cfg.single)
             self.netD_style = StyleDiscriminator(cfg.style_ndf, info.resolution, info.channels,
-                                                 cond_channels=0 if cfg.single else 3)
+                                                 cond_channels=0 if cfg.single else 3, init=cfg.style_d_init)
         if uses_fcn(cfg):
             self.netF = NormalFCN(cfg.fcn_width, cfg.fcn_codewords, cfg.fcn_loss, cfg.fcn_out_stride, info.channels)
 
@@ -442,7 +462,7 @@ def _phases(run) -> list[Phase]:
     per network, so the margin rule can skip each one's update."""
     cfg: S2ganConfig = run.model
     structure = {"d_structure": _adam(run, ("netD_structure",), cfg.structure_d_lr or cfg.lr),
-                 "g_structure": _adam(run, ("netG_structure",), cfg.lr)}
+                 "g_structure": _adam(run, ("netG_structure",), cfg.structure_g_lr or cfg.lr)}
     style = {"d_style": _adam(run, ("netD_style",), cfg.lr), "g_style": _adam(run, ("netG_style",), cfg.lr)}
     phases = []
     if cfg.structure and cfg.structure_steps:
@@ -501,11 +521,12 @@ def _structure_step(batch: dict, ctx: StepContext) -> None:
     cfg: S2ganConfig = ctx.cfg.model
     G, D = ctx.nets["netG_structure"], ctx.nets["netD_structure"]
     real = resize_normals(batch["normals"], _structure_size(ctx))      # [B, 3, S, S]
-    z = sample_uniform(real.shape[0], cfg.structure_z_dim, real.device)
-    with ctx.autocast():
-        fake = G(z)                                                      # [B, 3, S, S], unit length
-        s_real, s_fake = D(real), D(fake.detach())
-    go = _d_update(ctx, "d_structure", s_real, s_fake, "structure")
+    for _ in range(cfg.structure_d_steps):  # extra D updates: the same real maps, fresh fakes
+        z = sample_uniform(real.shape[0], cfg.structure_z_dim, real.device)
+        with ctx.autocast():
+            fake = G(z)                                                  # [B, 3, S, S], unit length
+            s_real, s_fake = D(real), D(fake.detach())
+        go = _d_update(ctx, "d_structure", s_real, s_fake, "structure")
     with ctx.fixed("netD_structure"):
         with ctx.autocast():
             adv = bce(D(fake), True)

@@ -40,7 +40,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.losses import bce
 from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam, uniform_from_normal
-from core.nn import init_weights
+from core.nn import init_discriminator, init_weights
 
 
 # ------------------------------------------------------------------------------------------ sizes
@@ -121,20 +121,6 @@ def _fc_bn_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(cin, cout, bias=False), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
 
 
-def init_trunk(trunk: nn.Module, kind: str) -> None:
-    """A discriminator trunk's initialisation. ``"normal"``: N(0, 0.02), the reference code's (done by
-    :func:`~core.nn.init_weights`), which shrinks the signal by about 0.3 per layer at the quick widths: D0's
-    trunk passes on 1/300-1/400 of the pixels' spread, so its Q head starts blind (docs/sgan.md, issue #26).
-    ``"kaiming"``: He-normal for the leaky ReLU (gain √(2/(1+0.2²)) / √fan_in), which keeps the spread."""
-    if kind == "normal":
-        return
-    if kind != "kaiming":
-        raise ConfigError(f"d_init must be 'normal' or 'kaiming', got {kind!r}")
-    for m in trunk.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
-
-
 class FeatureGenerator(nn.Module):
     """G1 (MNIST): [z1 ‖ one-hot y] → FC512-BN-ReLU → FC512-BN-ReLU → FC(fc3)-ReLU = ĥ1."""
 
@@ -184,7 +170,8 @@ class ImageGenerator(nn.Module):
 class _QDiscriminator(nn.Module):
     """A discriminator of one level: a trunk (its input → ``[B, hidden]``) shared by two heads, the adversarial
     logit and Q (FC z, sigmoid: the level's noise read back). Every layer N(0, 0.02), then the trunk by
-    :func:`init_trunk`; built in that order (trunk, adv, q), so the same seed draws the same weights."""
+    :func:`core.nn.init_discriminator`; built in that order (trunk, adv, q), so the same seed draws the same
+    weights."""
 
     def __init__(self, trunk: nn.Sequential, hidden: int, z_dim: int, init: str):
         super().__init__()
@@ -192,7 +179,7 @@ class _QDiscriminator(nn.Module):
         self.adv = nn.Linear(hidden, 1)
         self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
         init_weights(self)
-        init_trunk(self.trunk, init)
+        init_discriminator(self.trunk, init)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (the level's input) → (logits ``[B]``, ẑ ``[B, Z]`` in [0, 1])."""
@@ -267,7 +254,8 @@ class SganConfig:
     d1_hidden: int = 256
     d0_widths: tuple[int, int, int] = (32, 64, 128)
     d0_hidden: int = 256
-    # the discriminator trunks' initialisation (init_trunk): "normal" = N(0, 0.02), the reference code's
+    # the discriminator trunks' initialisation (core.nn.init_discriminator): "normal" = N(0, 0.02), the
+    # reference code's
     d_init: str = "normal"
 
 

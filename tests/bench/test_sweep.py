@@ -26,6 +26,15 @@ def test_candidates_become_rows_with_their_overrides():
     assert rows[0].gates == {r.id: r for r in table.rows_for("smoke")}["sgan"].gates
     with pytest.raises(ValueError, match="no row"):
         sw.candidate_rows(_smoke(rows=("nope",)), table)
+    # a sweep may train a row of its own (not in the table), with its own gates
+    from bench.spec import Row, Unit
+    own = Row("alone", "a sub-network alone", Unit("sgan", {"model.ent_weight": 1.0}),
+              gates=table.rows_for("smoke")[0].gates[:1])
+    rows = sw.candidate_rows(_smoke(rows=(own, "sgan")), table)
+    assert [r.id for r in rows] == ["a:alone", "a:sgan", "b:alone", "b:sgan"]
+    assert rows[2].unit.overrides == {"model.ent_weight": 5.0} and rows[2].gates == own.gates
+    mixed = _smoke(rows=(own, "sgan"), rule=sw.Rule(rows=("alone",), maximise="cond_acc"))
+    assert mixed.row_ids == ("alone", "sgan")
     with pytest.raises(ValueError, match="unique"):
         _smoke(candidates=(sw.Candidate("a", {}), sw.Candidate("a", {})))
 

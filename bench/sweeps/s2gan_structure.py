@@ -1,0 +1,62 @@
+"""S²-GAN's Structure-GAN trained alone on the shapes val split: the two probes of docs/s2gan.md ("Why the
+Structure-GAN collapses").
+
+Both train one row of their own, ``structure-gan``: the Structure-GAN alone (the ``stack-joint`` row's
+Structure-G and Structure-D at ``quick``, no Style-GAN, no joint phase, quick's 750 steps), gated on the
+structure gates that the table's stack rows declare (``bench/tables/s2gan.py``). Its pipeline returns its
+normal maps as its images, so only the structure metrics mean anything for it.
+
+- ``s2gan-structure-d`` (issue #17, session 8) ran as ``scripts/s2gan_structure_probes.sh`` round 2, commit
+  a7d7dfa, before the gates existed: the reference against a Structure-D that sees n − (0, 0, 1), at the
+  reference's rate and at 1e-3. Its rule: the lowest mean structure FD; the reference stays unless another
+  is lower by more than 10%. The definition is kept so it can be rerun.
+- ``s2gan-structure-init`` (issue #27): after the diagnosis (the Structure-D starts blind under N(0, 0.02),
+  ``scripts/s2gan_structure_diagnosis.py``), He-initialised Structure-Ds with three ways of letting D keep
+  ahead of G. Rule written before it ran: eligible when both structure gates pass (mean of seeds 0 and 1);
+  then the lowest mean val structure FD.
+"""
+from bench.spec import Row, Unit
+from bench.sweep import Candidate, Rule, Sweep
+from bench.tables.s2gan import STRUCTURE_FD_GATE, STRUCTURE_SPREAD_GATE
+
+ALONE = {"model.style": False, "model.style_steps": 0, "model.joint_steps": 0, "model.fcn_weight": 0.0}
+STRUCTURE_GAN = Row("structure-gan", "the Structure-GAN alone (quick's structure phase)", Unit("s2gan", ALONE),
+                    params={"structure": "generated"}, metrics=("normal_maps",),
+                    gates=(STRUCTURE_SPREAD_GATE, STRUCTURE_FD_GATE))
+METRICS = ("structure_spread", "structure_fd")
+HE = {"model.structure_d_init": "kaiming"}
+COMMON = dict(paper="s2gan", dataset="shapes", preset="quick", rows=(STRUCTURE_GAN,), seeds=(0, 1), metrics=METRICS)
+
+SWEEPS = (
+    Sweep(
+        name="s2gan-structure-d",
+        **COMMON,
+        candidates=(
+            Candidate("reference", {"model.structure_d_center": False, "model.structure_d_lr": 2e-4}),
+            Candidate("center", {"model.structure_d_center": True, "model.structure_d_lr": 2e-4}),
+            Candidate("center-fast", {"model.structure_d_center": True, "model.structure_d_lr": 1e-3}),
+        ),
+        rule=Rule(gates=False, minimise="structure_fd", keep="reference", margin=0.063),
+        question="Does centring the Structure-D's input (or a faster D) stop the Structure-GAN's collapse?",
+        issue="#17",
+        notes=("Measured then (structure FD, mean of seeds 0 and 1; spread, val 0.062): reference 0.627 (0.608, "
+               "0.646), spread 0.006; center 0.824 (0.709, 0.938), 0.013; center-fast 0.649 (0.657, 0.642), "
+               "0.003. The reference stayed; every candidate collapsed.",
+               "The rule's 10% of the reference's 0.627 is the margin 0.063. The old script scored 1,000 val maps "
+               "with evaluation seed 0; the sweep scores through the table's settings, so its numbers differ."),
+    ),
+    Sweep(
+        name="s2gan-structure-init",
+        **COMMON,
+        candidates=(
+            Candidate("he", HE, "He-normal Structure-D, the reference's rates: D learns, G keeps pace"),
+            Candidate("he-slow-g", {**HE, "model.structure_g_lr": 2e-5}, "G at a tenth of D's rate"),
+            Candidate("he-fast-d", {**HE, "model.structure_g_lr": 1e-4, "model.structure_d_lr": 1e-3},
+                      "D at ten times G's rate, both moved"),
+            Candidate("he-d3", {**HE, "model.structure_d_steps": 3}, "three D updates per G update"),
+        ),
+        rule=Rule(gates=True, minimise="structure_fd"),
+        question="Which He-initialised Structure-D setting lets the Structure-GAN draw real structures?",
+        issue="#27",
+    ),
+)
