@@ -60,3 +60,27 @@ SWEEPS = (
         issue="#27",
     ),
 )
+
+# The Style-GAN's style noise (issue #27): the table's `style-fcn` row (the Style-GAN on real normals with the
+# FCN constraint, quick), whose renderings of one structure looked alike whatever the style noise. Its
+# Style-D is the same no-BN N(0, 0.02) stack as the Structure-D. Rule written before running: eligible when
+# every gate of the row passes (FID, diversity at a fixed structure against real images of the same shape
+# class, recall; mean of seeds 0 and 1); then the lowest mean val FID.
+SWEEPS += (
+    Sweep(
+        name="s2gan-style-init",
+        paper="s2gan",
+        dataset="shapes",
+        preset="quick",
+        rows=("style-fcn",),
+        candidates=(
+            Candidate("reference", {}, "the reference's N(0, 0.02) Style-D"),
+            Candidate("he", {"model.style_d_init": "kaiming"}, "a He-normal Style-D"),
+        ),
+        seeds=(0, 1),
+        rule=Rule(gates=True, minimise="fid"),
+        metrics=("fid", "diversity", "recall"),
+        question="Does a He-initialised Style-D make the Style-GAN use its style noise?",
+        issue="#27",
+    ),
+)
