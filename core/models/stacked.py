@@ -71,7 +71,7 @@ from torch import nn
 from core import losses
 from core.errors import ConfigError
 from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, adam
-from core.nn import init_weights
+from core.nn import D_INITS, init_discriminator, init_weights
 
 LAYERS = ("dense", "conv", "deepconv")
 DENSE_D_NORMS = ("batch", "layer", "none")
@@ -108,6 +108,10 @@ class StackedConfig:
     # dense GANs drew static"). "none" chosen on val at quick (sweep stacked-dense-norm: mean val FID
     # batch 47.6, layer 35.6, none 32.3)
     dense_d_norm: str = "none"
+    # every discriminator's weights: "normal" N(0, 0.02) (DCGAN's, the paper gives none) or "kaiming" He-normal
+    # (core.nn.init_discriminator). None of the three Ds has BN, and under N(0, 0.02) their logits spread by
+    # 2e-5 (conv) to 1e-2 (dense) across real images at init (scripts/d_signal_at_init.py; docs/stacked.md)
+    d_init: str = "normal"
     conv_width: int = 256                         # filters of every 3×3 conv (G and D)
     conv_layers: int = 5                          # 3×3 convs in G's body and in D
     deepconv_widths: tuple[int, ...] = (256, 128, 64)  # transposed convs before the 3-filter one; D mirrors them
@@ -131,6 +135,8 @@ class StackedConfig:
             raise ConfigError("stacked: every width and z_dim must be ≥ 1, and the width tuples non-empty")
         if self.dense_d_norm not in DENSE_D_NORMS:
             raise ConfigError(f"stacked: dense_d_norm must be one of {list(DENSE_D_NORMS)}, got {self.dense_d_norm!r}")
+        if self.d_init not in D_INITS:
+            raise ConfigError(f"stacked: d_init must be one of {list(D_INITS)}, got {self.d_init!r}")
         if not 0 <= self.dense_dropout < 1 or self.lr_g < 0 or self.lr_d < 0:
             raise ConfigError("stacked: dense_dropout must be in [0, 1) and lr_g, lr_d ≥ 0")
 
@@ -324,11 +330,15 @@ def make_generator(cfg: StackedConfig, channels: int, resolution: int, latent: b
 
 
 def make_discriminator(cfg: StackedConfig, channels: int, resolution: int) -> nn.Module:
+    """The layer type's discriminator of a ``resolution`` image, initialised as ``cfg.d_init`` says."""
     if cfg.layer == "dense":
-        return DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout, cfg.dense_d_norm)
-    if cfg.layer == "conv":
-        return ConvDiscriminator(channels, resolution, cfg.conv_width, cfg.conv_layers)
-    return DeepConvDiscriminator(channels, resolution, tuple(reversed(cfg.deepconv_widths)))
+        D = DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout, cfg.dense_d_norm)
+    elif cfg.layer == "conv":
+        D = ConvDiscriminator(channels, resolution, cfg.conv_width, cfg.conv_layers)
+    else:
+        D = DeepConvDiscriminator(channels, resolution, tuple(reversed(cfg.deepconv_widths)))
+    init_discriminator(D, cfg.d_init)
+    return D
 
 
 def _check_resolution(cfg: StackedConfig, resolution: int) -> None:
