@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from bench.cells import TABLES, chain, code_runs_dir, fingerprint_of, get_table, run_cell, unit_config
+from bench.cells import chain, code_runs_dir, fingerprint_of, get_table, run_cell, tables, unit_config
 from bench.provenance import dirty_code
 from bench.runs import append_runs, finished_cells, read_runs
 from bench.spec import Row, Table
@@ -32,7 +32,8 @@ from bench.stats import CAP_HOURS, POCOCK_2
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.ablations", description=__doc__.split("\n\n")[0])
-    p.add_argument("--paper", required=True, choices=sorted(TABLES))
+    p.add_argument("--paper", required=True, choices=sorted(tables()),
+                   help="the table (bench/tables/<paper>.py, or an extension's: core/discovery.py)")
     p.add_argument("--preset", default="quick", choices=["smoke", "quick", "paper"])
     p.add_argument("--seeds", type=int, default=None, help="number of training seeds (default: the table's)")
     p.add_argument("--dataset", default=None,
@@ -443,8 +444,10 @@ def _run_cells(table: Table, args, out: Path, cells: list[tuple[Row, int]], give
 
 def _write_report(table: Table, rows: list[Row], args, out: Path, given: list[str], wall: float, n_seeds: int) -> None:
     """Every output of ``out`` from its runs.csv (:func:`bench.report.write_outputs`), with the command that
-    regenerates it and, under ``--report-only``, the command and commit that judged it."""
+    regenerates it and, under ``--report-only``, the command and commit that judged it; and the table's own
+    description beside them, ``table.json`` (:mod:`bench.describe`), which the index and the demo read."""
     from bench.cells import definitions
+    from bench.describe import write_description
     from bench.report import write_outputs
 
     given = [a for a in given if a != "--report-only"]
@@ -459,6 +462,7 @@ def _write_report(table: Table, rows: list[Row], args, out: Path, given: list[st
                   machine=f"{platform.node() or 'unknown'}: {platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} cores, torch {torch.__version__}, "
                           f"{'CUDA ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only'}")
+    write_description(table, args.preset, args.dataset, out)
 
 
 def _update_indexes(out: Path, default_name: str) -> None:

@@ -6,7 +6,6 @@ neither imports the other.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -20,16 +19,43 @@ from bench.provenance import code_fingerprint
 from bench.reproduce import UnitRecorder, cell_inputs, machine_inputs
 from bench.spec import Row, Table, Unit
 from core.checkpoint import git_sha
+from core.discovery import discover
 
-TABLES = {"stackgan": "bench.tables.stackgan", "sgan": "bench.tables.sgan", "s2gan": "bench.tables.s2gan",
-          "stacked": "bench.tables.stacked"}
 EVAL_SEED = 2024  # noise seeds and captions for scoring: identical for every row and training seed
+
+_REGISTERED: dict[str, Table] = {}
+
+
+def register_table(table: Table) -> Table:
+    """Register a table defined outside ``bench/tables/`` at run time (tests); the process's own workers
+    (``--jobs``) do not see it: an extension package (:mod:`core.discovery`) is found by every process."""
+    _REGISTERED[table.paper] = table
+    return table
+
+
+def tables() -> dict[str, Table]:
+    """Every table by its paper's name: the module-level ``TABLE`` of each module of ``bench/tables/`` and of
+    every extension's ``tables`` (:mod:`core.discovery`), then those registered with :func:`register_table`.
+
+    Raises:
+        SystemExit: two tables declare the same paper.
+    """
+    found: dict[str, Table] = {}
+    for module in discover("tables", "bench.tables"):
+        table = getattr(module, "TABLE", None)
+        if not isinstance(table, Table):
+            continue
+        if table.paper in found:
+            raise SystemExit(f"error: two tables declare the paper {table.paper!r} (one in {module.__name__})")
+        found[table.paper] = table
+    return {**found, **_REGISTERED}
 
 
 def get_table(paper: str) -> Table:
-    if paper not in TABLES:
-        raise SystemExit(f"error: unknown paper {paper!r}; choose one of {sorted(TABLES)}")
-    return importlib.import_module(TABLES[paper]).TABLE
+    found = tables()
+    if paper not in found:
+        raise SystemExit(f"error: unknown paper {paper!r}; choose one of {sorted(found)}")
+    return found[paper]
 
 
 # ---------------------------------------------------------------------------------------------- configs

@@ -138,6 +138,8 @@ class Claim:
     - ``toward_real``: a two-sided metric (PROTOCOL.md rule 12, e.g. diversity): each seed's value is
       judged as its distance to the real data's value at the same pool size (lower is better), not as
       "more is better".
+    - ``holds_equal``: what the comparison holds equal between ``better`` and its rivals (budget, widths,
+      initialisation, ...), in words; ``""`` when the table file does not say (PROTOCOL.md §2).
     """
 
     id: str
@@ -151,6 +153,7 @@ class Claim:
     sesoi: float | None = None
     sesoi_why: str = ""
     toward_real: bool = False
+    holds_equal: str = ""
 
     def __post_init__(self):
         if self.sesoi is not None and not float(self.sesoi) > 0:
@@ -187,6 +190,11 @@ class Table:
     # metric -> its floor or chance value (e.g. texture accuracy 0.25 with four textures; recall 0): a claim
     # whose metric sits within one SESOI of it in every row it compares is not testable (PROTOCOL.md rule 6)
     floors: dict = field(default_factory=dict)
+    # Words for readers (the demo's Results tab and the results index read them from the table's table.json,
+    # :mod:`bench.describe`), declared here with the table, never in a list of the demo:
+    settings: str = ""  # what the rows' descriptive columns (Row.params) say; "": the columns' names
+    paper_data: str = ""  # where the paper measured its own scores, in a word or two ("CUB birds"); "": not said
+    order: int = 50  # where the table comes among the others (lower first; then by name)
 
     def sesoi(self, metric: str) -> float | None:
         """The smallest SESOI any claim declares on ``metric`` (None when no claim is judged on it): what

@@ -35,4 +35,4 @@ def build(ctx: Context) -> None:
         gr.Markdown(ABOUT)
 
 
-TAB = Tab("About", build)
+TAB = Tab("About", build, order=100)

@@ -1,4 +1,6 @@
-"""Assemble the demo from its tabs: :data:`TABS` in order, each a :class:`demo.tabs.Tab`."""
+"""Assemble the demo from its tabs: every :class:`demo.tabs.Tab` that :func:`tabs` finds (the ``TAB`` of each
+``demo/*_tab.py`` module, of each extension's ``demo`` package, :mod:`core.discovery`, and those given to
+:func:`register_tab`), in their declared ``order``. No list here names a tab or a model family."""
 from __future__ import annotations
 
 import os
@@ -8,17 +10,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Mapping  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from demo import about_tab, results_tab, s2gan_tab, sgan_tab, stackgan_tab, stacked_tab  # noqa: E402
+from core.discovery import discover  # noqa: E402
 from demo.serving import clear_on_error, quiet_input_checks  # noqa: E402
 from demo.sharing import OpenGraph  # noqa: E402
 from demo.tabs import Context, Tab  # noqa: E402
 
-# The tabs, in order. A new model's tab is one more entry here.
-TABS: tuple[Tab, ...] = (stackgan_tab.TAB, sgan_tab.TAB, s2gan_tab.TAB, stacked_tab.TAB, results_tab.TAB,
-                         about_tab.TAB)
+DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"  # the Results tab's folder by default
+_REGISTERED: list[Tab] = []  # tabs given to register_tab (tests, code that builds its own app)
 MAX_VISITORS = 16  # requests per model in flight at once; they share batched forward passes
 QUEUE_SIZE = 256  # requests waiting at most; more get "the queue is full"
 # Gradio keeps each session's last outputs (here up to ~0.2 MB of inline images) until this many
@@ -49,28 +52,45 @@ CSS = """
 .results-table th, .results-table td { padding: 4px 6px !important; }
 .results-table { overflow-x: auto; }
 #results-table td:nth-child(n+3) { white-space: nowrap; }
+/* The forest plot: the wide one on a desktop, the narrow, tall one (bench.index) on a phone, each full width. */
+@media (max-width: 640px) { .forest-wide { display: none !important; } }
+@media (min-width: 641px) { .forest-phone { display: none !important; } }
+.forest-phone img { width: 100%; height: auto; }
 """
 
 
-def build_app(checkpoint=None, results=None, sgan=None, s2gan=None, stacked=None) -> gr.Blocks:
+def register_tab(tab: Tab) -> Tab:
+    """Add ``tab`` to the tabs :func:`tabs` finds, for this process (a tab kept outside ``demo/``)."""
+    _REGISTERED.append(tab)
+    return tab
+
+
+def tabs() -> tuple[Tab, ...]:
+    """Every tab, in its declared ``order`` (then by title): the ``TAB`` of each ``demo/*_tab.py`` module and of
+    each extension's ``demo/*_tab.py`` (:mod:`core.discovery`), then those given to :func:`register_tab`."""
+    found = [m.TAB for m in discover("demo", "demo", suffix="_tab") if isinstance(getattr(m, "TAB", None), Tab)]
+    unique = list(dict.fromkeys(found + _REGISTERED))
+    return tuple(sorted(unique, key=lambda t: (t.order, t.title)))
+
+
+def build_app(checkpoints: Mapping[str, str | Path | None] | None = None, results: str | Path | None = None
+              ) -> gr.Blocks:
     """The whole app; models load here, once.
 
     Args:
-        checkpoint: the StackGAN checkpoint to serve (default: the shipped one).
+        checkpoints: each model tab's name for its models → what it serves: ``"stackgan"`` a StackGAN
+            checkpoint; ``"sgan"``, ``"s2gan"``, ``"stacked"`` the folder holding theirs (see each tab's module).
+            A tab missing here serves its default, the shipped ``results/checkpoints``.
         results: the ``results/`` folder the Results tab reads (default: the repository's).
-        sgan: the folder holding the SGAN checkpoints, ``sgan-<dataset>[-noent]`` (default: the
-            shipped ``results/checkpoints``; see :mod:`demo.sgan_tab`).
-        s2gan: the folder holding ``s2gan-shapes`` (default: ``results/checkpoints``; :mod:`demo.s2gan_tab`).
-        stacked: the folder holding ``stacked-<layer>-<mode>`` (default: ``results/checkpoints``;
-            :mod:`demo.stacked_tab`).
     """
-    ctx = Context(checkpoints={"stackgan": checkpoint, "sgan": sgan, "s2gan": s2gan, "stacked": stacked}, results=results or results_tab.DEFAULT_RESULTS,
+    found = tabs()
+    ctx = Context(checkpoints=dict(checkpoints or {}), results=Path(results or DEFAULT_RESULTS),
                   max_visitors=MAX_VISITORS)
     with gr.Blocks(title="Stacked GANs") as app:
         gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch, running on a CPU, offline. "
-                    f"Try {_tried()}; the Results tab shows how the papers' ablation tables "
+                    f"Try {_tried(found)}; the Results tab shows how the papers' ablation tables "
                     "came out when rerun with several training seeds.")
-        for tab in TABS:
+        for tab in found:
             tab.build(ctx)
     clear_on_error(app)  # a failed event blanks its galleries: no old images under the error
     quiet_input_checks(app)  # Gradio's own input checks: one line in the log each, as the handlers' are
@@ -79,9 +99,9 @@ def build_app(checkpoint=None, results=None, sgan=None, s2gan=None, stacked=None
     return app
 
 
-def _tried() -> str:
+def _tried(found: tuple[Tab, ...]) -> str:
     """``StackGAN in its tab``, ``StackGAN, SGAN and S²-GAN in their tabs``: the models a visitor can try."""
-    models = [t.title for t in TABS if t.model]
+    models = [t.title for t in found if t.model]
     if not models:
         return "the models"
     names = models[0] if len(models) == 1 else ", ".join(models[:-1]) + " and " + models[-1]

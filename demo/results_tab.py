@@ -1,17 +1,19 @@
 """Results tab, written for a reader: what the benchmark found in plain words first, then the claims,
 the table with its rows and measures explained, and the plots. Above the papers, the index of every claim
-(issue #29): ``results/forest.png`` (``python -m bench.index``) and the verdict counts of each table. Reads
-only ``results/forest.png`` and ``results/<paper>/`` (``ablation.csv``, ``verdicts.csv``, ``runs.csv``,
-``report.md``, ``ablation.png``, ``showcase/scores.json``); a missing file leaves its part out. It adapts
-to whatever papers are there: ``results/stackgan``, ``results/sgan``, ``results/sgan-shapes`` (a paper's
-folder is its name, or its name and a suffix such as the dataset). What differs between papers in the
-words (captions or class labels, where the paper measured its scores) is declared once per paper in
-:data:`PAPERS`."""
+(issue #29): the verdict counts of each table, the forest plot (``results/forest.png``, and on a phone
+``results/forest-phone.png``, both written by ``python -m bench.index``) and every claim of every table in
+plain words. Reads only those and ``results/<paper>/`` (``table.json``, ``ablation.csv``, ``verdicts.csv``,
+``runs.csv``, ``report.md``, ``ablation.png``, ``showcase/scores.json``); a missing file leaves its part out.
+
+It adapts to whatever tables are there and holds no list of papers: what differs between them in the words
+(captions or class labels, what one class is, where the paper measured its scores, what the row columns say,
+the title and the order) is read from each table's ``table.json``, which the bench writes from the table's
+own declaration (``bench/tables/<paper>.py``, :mod:`bench.describe`). A folder without one is shown in
+plain, general words."""
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -20,7 +22,6 @@ import pandas as pd
 from core.metrics.registry import higher_is_better, label, meaning
 from demo.tabs import Context, Tab
 
-DEFAULT_RESULTS = Path(__file__).resolve().parent.parent / "results"
 # The measures the tab explains, in its order; keys not listed are shown as they are.
 TABLE_METRICS = ("is_mean", "fid", "kid_mean", "cond_acc", "diversity", "inception_fid", "recall", "diversity_detail")
 
@@ -45,72 +46,58 @@ VERDICT_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class Paper:
-    """What the Results tab says about one paper's tables (the numbers come from its folder)."""
-
-    condition: str = "caption"  # what each model is asked for: "caption" (text), "label" (a class) or "none"
-    paper_data: str = ""  # where the paper measured the Inception scores beside ours ("" = not said)
-    settings: str = "the settings that tell the rows apart"  # what the columns after the name say
+TABLE_JSON = "table.json"  # a table's own description, written beside its results by the bench (bench.describe)
 
 
-# Papers by folder name, in the order the Results tab lists them; others follow alphabetically.
-PAPERS = {
-    "stackgan": Paper("caption", "CUB birds", "whether it uses conditioning augmentation (CA) and reads the text "
-                      "twice (Stage-II gets the caption again), and the resolution it draws here"),
-    "sgan": Paper("label", "CIFAR-10", "which losses it is trained with (adversarial, conditional, entropy), "
-                  "whether it is stacked and trained jointly"),
-    "s2gan": Paper("none", "", "which parts it has (the Style-GAN alone on real normals, with or without the normal "
-                   "constraint; the whole structure/style stack, trained independently or jointly; one DCGAN)"),
-    "stacked": Paper("none", "", "its layer type (dense, convolutional, deep-convolutional) and how it reaches the "
-                     "final resolution (one GAN; a stack with Stage-I frozen; a stack trained end to end)"),
-}
-# What one class of a dataset is, in words (the datasets here have 10 classes each).
-CLASS_NOUNS = {"shapes": "shape", "mnist5k": "digit", "mnist": "digit", "svhn": "digit", "cifar10": "object class"}
+def description(results: Path, paper: str) -> dict:
+    """What the table in ``results/<paper>`` is, from its ``table.json`` (paper, title, dataset and what one of
+    its classes is, condition kinds, rows, claims, the words for its columns); ``{}`` when there is none or it
+    cannot be read, and the tab then says less (never a wrong word)."""
+    try:
+        data = json.loads((results / paper / TABLE_JSON).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def family(paper: str) -> str | None:
-    """The :data:`PAPERS` key of a results folder: ``sgan-shapes`` → ``sgan``; None if unknown."""
-    for key in sorted(PAPERS, key=len, reverse=True):
-        if paper == key or paper.startswith(key + "-"):
-            return key
-    return None
-
-
-def paper_info(paper: str) -> Paper:
-    return PAPERS.get(family(paper), Paper())
+def condition(results: Path, paper: str) -> str:
+    """What the table's models are asked for: ``"caption"`` (text), ``"label"`` (a class), ``"none"``, or ``""``
+    when its ``table.json`` does not say."""
+    desc = description(results, paper)
+    if "conditions" not in desc:
+        return ""
+    kinds = set(desc["conditions"])
+    return "caption" if "text" in kinds else "label" if "label" in kinds else "none"
 
 
 def _folders_with(results: Path, name: str) -> list[str]:
-    """Folders of ``results`` holding the file ``name``: the papers of :data:`PAPERS` first, in its order."""
+    """Folders of ``results`` holding the file ``name``, in their tables' declared ``order`` (``table.json``;
+    50 without one), then by name."""
     if not results.is_dir():
         return []
-    rank = {key: i for i, key in enumerate(PAPERS)}
     found = [p.name for p in results.iterdir() if (p / name).is_file()]
-    return sorted(found, key=lambda p: (rank.get(family(p), len(rank)), p))
+    return sorted(found, key=lambda p: (description(results, p).get("order", 50), p))
 
 
 def papers(results: Path) -> list[str]:
-    """Folders of ``results`` holding an ``ablation.csv``: the papers of :data:`PAPERS` first, in its order."""
+    """Folders of ``results`` holding an ``ablation.csv``, in their tables' order (:func:`_folders_with`)."""
     return _folders_with(results, "ablation.csv")
 
 
 def metrics_for(results: Path, paper: str) -> dict[str, tuple[str, str, str]]:
-    """:data:`METRICS` in the words of one paper's table: what a class is on its dataset (``runs.csv``'s
-    ``dataset``) and, for a label-conditioned model, class accuracy instead of caption accuracy."""
-    runs = _runs(results, paper)
-    data = set(runs["dataset"].dropna().astype(str)) if "dataset" in runs else set()
-    noun = CLASS_NOUNS.get(next(iter(data)), "") if len(data) == 1 else ""
+    """:data:`METRICS` in the words of one paper's table (its ``table.json``): what a class is on the dataset
+    its cells ran on and, for a label-conditioned model, class accuracy instead of caption accuracy."""
+    noun = description(results, paper).get("class_noun", "")
     out = dict(METRICS)
     name, better, _ = METRICS["is_mean"]
     over = f"the 10 {noun}s" if noun else "the classes"
     out["is_mean"] = (name, better, f"how confidently, and how evenly over {over}, our evaluation classifier "
                       f"recognises {'a ' + noun if noun else 'a class'} in the images (at most "
                       f"{'10' if noun else 'the number of classes'})")
-    condition = paper_info(paper).condition
-    if condition == "caption":
+    kind = condition(results, paper)
+    if kind == "caption":
         out["cond_acc"] = ("caption accuracy", *METRICS["cond_acc"][1:])
-    if condition == "label":
+    if kind == "label":
         thing = noun or "class"
         out["cond_acc"] = ("class accuracy", METRICS["cond_acc"][1], f"how often the evaluation classifier reads "
                            f"back the {thing} the model was asked to draw (its class label)")
@@ -126,8 +113,8 @@ def metric_name(key: str, metrics: dict = METRICS) -> str:
     return key
 
 
-def paper_column(paper: str) -> str:
-    where = paper_info(paper).paper_data
+def paper_column(results: Path, paper: str) -> str:
+    where = description(results, paper).get("paper_data", "")
     return f"paper's Inception score ({where})" if where else "paper's Inception score"
 
 
@@ -176,7 +163,7 @@ def table(results: Path, paper: str) -> pd.DataFrame:
     wide["seeds"] = [str(int(s)) if s == s else "–" for s in seeds]
     paper_is = agg[agg["metric"] == "is_mean"].set_index("row")
     if "paper_mean" in paper_is and paper_is["paper_mean"].notna().any():
-        wide[paper_column(paper)] = [
+        wide[paper_column(results, paper)] = [
             f"{m:.2f} ± {s:.2f}" if m == m else "–"
             for m, s in zip(paper_is["paper_mean"].reindex(wide.index), paper_is["paper_std"].reindex(wide.index))]
     wide = wide.reset_index()
@@ -228,7 +215,7 @@ def code_version(runs: pd.DataFrame) -> str:
 def shipped_model(results: Path, paper: str) -> str:
     """The README's headline numbers for the model served in the demo, from ``showcase/scores.json``
     (as ``bench.showcase`` writes it for a caption model on ``shapes``)."""
-    if paper_info(paper).condition != "caption":
+    if condition(results, paper) != "caption":
         return ""
     f = results / paper / "showcase" / "scores.json"
     try:
@@ -294,14 +281,15 @@ def summary(results: Path, paper: str) -> str:
 def legend(results: Path, paper: str) -> str:
     """How to read the table: what a cell is, what each measure means."""
     agg = pd.read_csv(results / paper / "ablation.csv")
-    words, info = metrics_for(results, paper), paper_info(paper)
+    words, desc = metrics_for(results, paper), description(results, paper)
+    settings = desc.get("settings") or "the settings that tell the rows apart"
     present = [k for k in words if k in set(agg["metric"])]
     lines = ["**How to read the table.** Each row is one model, trained once per seed; a cell is the mean ± "
              "standard deviation over those runs (column *seeds*). The first columns say what the row is: the "
-             f"paper's name for it, {info.settings}. ↑ means higher is better, ↓ lower."]
+             f"paper's name for it, {settings}. ↑ means higher is better, ↓ lower."]
     lines += [f"- **{words[k][0]}** ({words[k][1]} is better): {words[k][2]}." for k in present]
     if agg.get("paper_mean") is not None and agg["paper_mean"].notna().any():
-        where = f" on {info.paper_data}" if info.paper_data else ""
+        where = f" on {desc['paper_data']}" if desc.get("paper_data") else ""
         lines.append(f"- **paper's Inception score**: the paper's number, measured{where} with an Inception "
                      "network; ours uses our own classifier on our data, so compare which row wins, not the values.")
     return "\n".join(lines)
@@ -323,7 +311,10 @@ PLOT_LABEL = "Every measure per row (dots: single training runs; bars: mean ± s
 
 
 def title(results: Path, paper: str) -> str:
-    """The paper's table as ``report.md``'s first line names it (``Toy paper (Table 1)``); else the folder."""
+    """The table's title (its ``table.json``), else as ``report.md``'s first line names it (``Toy paper
+    (Table 1)``), else the folder."""
+    if description(results, paper).get("title"):
+        return description(results, paper)["title"]
     report = results / paper / "report.md"
     if report.is_file():
         lines = report.read_text().splitlines()
@@ -362,6 +353,7 @@ def show(results: Path, paper: str | None):
 
 
 FOREST = "forest.png"  # results/forest.png, written by ``python -m bench.index``
+FOREST_PHONE = "forest-phone.png"  # the same plot for a phone's width (bench.index), shown on a narrow screen
 FOREST_LABEL = "Every claim of every table: its effect ÷ its SESOI, with the 95% interval"
 
 
@@ -425,6 +417,43 @@ def overview(results: Path) -> tuple[str, str | None, str]:
     return "\n\n".join(text), (str(plot) if plot.is_file() else None), (forest_alt(claims) if plot.is_file() else "")
 
 
+def phone_plot(results: Path) -> str | None:
+    """``results/forest-phone.png`` (the forest plot drawn for a phone's width), or None without one; shown
+    instead of the wide plot only when there is a wide one too."""
+    phone = results / FOREST_PHONE
+    return str(phone) if phone.is_file() and (results / FOREST).is_file() else None
+
+
+def claims_in_words(results: Path) -> str:
+    """Every claim of every table in plain words: a list per table, under its title, in the tables' order, each
+    claim's verdict and then its words; ``""`` when no table has verdicts."""
+    claims = all_claims(results)
+    if claims.empty:
+        return ""
+    parts = ["#### Every claim, in words"]
+    for t, g in claims.groupby("table", sort=False):
+        words = g["text"] if "text" in g else g["claim"]
+        parts.append(f"**{title(results, t)}** (`{t}`)\n\n"
+                     + "\n".join(f"- *{v}*: {str(w).rstrip('.')}." for v, w in zip(g["verdict"], words)))
+    return "\n\n".join(parts)
+
+
+def _index(results: Path) -> bool:
+    """The index of every claim (counts, the forest plot: the phone variant on a narrow screen, the claims in
+    words), inside the tab; whether it shows anything."""
+    index_text, forest, alt = overview(results)
+    phone = phone_plot(results)
+    gr.Markdown(index_text, elem_id="results-index", elem_classes="results-table", visible=bool(index_text))
+    gr.Image(forest, label=FOREST_LABEL, alt_text=alt, type="filepath", interactive=False, elem_id="results-forest",
+             elem_classes="forest-wide" if phone else None, buttons=["fullscreen"], visible=forest is not None)
+    gr.Image(phone, label=FOREST_LABEL, alt_text=alt, type="filepath", interactive=False,
+             elem_id="results-forest-phone", elem_classes="forest-phone", buttons=["fullscreen"],
+             visible=phone is not None)
+    every = claims_in_words(results)
+    gr.Markdown(every, elem_id="results-every-claim", visible=bool(every))
+    return bool(index_text or every)
+
+
 def build(ctx: Context) -> None:
     results = Path(ctx.results)
     found = papers(results)
@@ -432,11 +461,8 @@ def build(ctx: Context) -> None:
     with gr.Tab("Results"):
         gr.Markdown("The papers' ablation tables, rerun by this project's benchmark "
                     "(`python -m bench.ablations`) with several training seeds per row.")
-        index_text, forest, alt = overview(results)
-        gr.Markdown(index_text, elem_id="results-index", elem_classes="results-table", visible=bool(index_text))
-        gr.Image(forest, label=FOREST_LABEL, alt_text=alt, type="filepath", interactive=False,
-                 elem_id="results-forest", buttons=["fullscreen"], visible=forest is not None)
-        gr.Markdown("### One paper at a time", visible=bool(found and index_text))
+        indexed = _index(results)
+        gr.Markdown("### One paper at a time", visible=bool(found and indexed))
         choice = gr.Dropdown(found, value=found[0] if found else None, label="Paper", visible=len(found) > 1)
         head = gr.Markdown(first[0], elem_id="results-summary")
         ver = gr.Markdown(first[1], elem_id="results-claims", elem_classes="results-table")
@@ -450,4 +476,4 @@ def build(ctx: Context) -> None:
                    show_progress="hidden", queue=False)
 
 
-TAB = Tab("Results", build)
+TAB = Tab("Results", build, order=90)

@@ -404,4 +404,4 @@ def build(ctx: Context) -> None:
                     f"Adversarial Networks*, ECCV 2016, [arXiv 1603.05631]({PAPER}).")
 
 
-TAB = Tab("S²-GAN", build, model=True)
+TAB = Tab("S²-GAN", build, model=True, order=30)

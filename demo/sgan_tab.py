@@ -336,4 +336,4 @@ def build(ctx: Context) -> None:
                     f"CVPR 2017, [arXiv 1612.04357]({PAPER}).")
 
 
-TAB = Tab("SGAN", build, model=True)
+TAB = Tab("SGAN", build, model=True, order=20)

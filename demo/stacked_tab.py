@@ -8,7 +8,9 @@ has been run yet.
 The models are found on disk, by name, under one folder (:data:`DEFAULT_ROOT`, or
 ``$STACKED_DEMO_CHECKPOINTS``, or ``ctx.checkpoints["stacked"]``): ``stacked-<layer>-<mode>`` for each of
 the nine combinations (``scripts/ship_stacked.sh`` trains them). Missing ones are skipped; with none, the
-tab says which script makes them.
+tab says which script makes them. The tab imports no model code: what a checkpoint is, it reads from its
+config (a folder whose config is another layer type or mode is refused), and the layer types and modes it
+offers are those it has words for (:data:`LAYER_NAMES`, :data:`MODE_NAMES`), then any other a folder names.
 
 The models are unconditional: a request is only its noise z, one seed per sample. Every request goes
 through a :class:`NoiseBatcher` (the serving queue of :mod:`demo.serving`), so visitors who click at the
@@ -25,7 +27,6 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from core.models.stacked import LAYERS, MODES
 from core.pipeline import Pipeline
 from demo import validate
 from demo.results_tab import METRICS, VERDICT_WORDS
@@ -37,6 +38,8 @@ log = logging.getLogger("demo")
 
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "results" / "checkpoints"  # read at build time
 RESULTS = "stacked"  # the table's folder under results/ (bench.ablations --paper stacked)
+# the tab's words for the layer types and modes of the study (the table's order); a layer type or mode it has
+# no words for is offered under its own name when a folder on disk holds it
 LAYER_NAMES = {"dense": "dense", "conv": "convolutional", "deepconv": "deep-convolutional"}
 MODE_NAMES = {"single": "single GAN", "stacked": "stacked, Stage-I frozen",
               "full": "stacked, full backpropagation"}
@@ -88,8 +91,25 @@ def _load(path: Path, layer: str, mode: str) -> Pipeline:
     return pipe
 
 
+def _layer_name(layer: str) -> str:
+    return LAYER_NAMES.get(layer, layer)
+
+
+def _mode_name(mode: str) -> str:
+    return MODE_NAMES.get(mode, mode)
+
+
 def _not_on_disk(layer: str, mode: str) -> str:
-    return NOT_ON_DISK.format(layer=layer, mode=mode, layer_name=LAYER_NAMES[layer], mode_name=MODE_NAMES[mode])
+    return NOT_ON_DISK.format(layer=layer, mode=mode, layer_name=_layer_name(layer), mode_name=_mode_name(mode))
+
+
+def on_offer(root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(layer types, modes) the tab offers: those of :data:`LAYER_NAMES` and :data:`MODE_NAMES`, in their order,
+    then any other that a ``stacked-<layer>-<mode>`` folder under ``root`` names (alphabetically)."""
+    named = [p.name.split("-")[1:] for p in root.glob("stacked-*-*") if p.name.count("-") == 2]
+    layers = tuple(LAYER_NAMES) + tuple(sorted({n[0] for n in named} - set(LAYER_NAMES)))
+    modes = tuple(MODE_NAMES) + tuple(sorted({n[1] for n in named} - set(MODE_NAMES)))
+    return layers, modes
 
 
 def _signed(x: float) -> str:
@@ -167,8 +187,9 @@ class StackedDemo:
         self.healthy = healthy_rows(Path(health) if health else DEFAULT_ROOT.parent / RESULTS / "health.csv")
         self.models: dict[tuple[str, str], NoiseBatcher] = {}
         self.problems: list[str] = []  # one line per model on disk that could not be loaded
-        for layer in LAYERS:
-            for mode in MODES:
+        self.layers, self.modes = on_offer(root)
+        for layer in self.layers:
+            for mode in self.modes:
                 path = root / f"stacked-{layer}-{mode}"
                 if not path.exists():
                     continue
@@ -176,7 +197,7 @@ class StackedDemo:
                     self.models[layer, mode] = NoiseBatcher(_load(path, layer, mode))
                 except Exception:  # the app must still start: the other models and tabs work without it
                     log.exception("stacked-study checkpoint %s could not be loaded", path)
-                    self.problems.append(f"The {LAYER_NAMES[layer]} {MODE_NAMES[mode]} model could not be loaded "
+                    self.problems.append(f"The {_layer_name(layer)} {_mode_name(mode)} model could not be loaded "
                                          "(the server log says why).")
 
     @property
@@ -193,10 +214,10 @@ class StackedDemo:
     def _batcher(self, layer, mode) -> NoiseBatcher:
         if not self.models:
             raise gr.Error(MISSING)
-        if layer not in LAYERS:
-            raise gr.Error(f"Pick a layer type from {', '.join(LAYERS)}; got {layer!r}.")
-        if mode not in MODES:
-            raise gr.Error(f"Pick a mode from {', '.join(MODES)}; got {mode!r}.")
+        if layer not in self.layers:
+            raise gr.Error(f"Pick a layer type from {', '.join(self.layers)}; got {layer!r}.")
+        if mode not in self.modes:
+            raise gr.Error(f"Pick a mode from {', '.join(self.modes)}; got {mode!r}.")
         if (layer, mode) not in self.models:
             raise gr.Error(_not_on_disk(layer, mode))
         return self.models[layer, mode]
@@ -219,9 +240,9 @@ class StackedDemo:
         out = self.samples(layer, mode, seeds)
         res = out["image"].shape[-1]
         stem = f"stacked_{layer}-{mode}"
-        by = f"by the {LAYER_NAMES[layer]} {MODE_NAMES[mode]},"
+        by = f"by the {_layer_name(layer)} {_mode_name(mode)},"
         if mode == "single":
-            note = (f'<div class="gallery-title">Single GAN: no Stage-I</div><p>{esc(LAYER_NAMES[layer].capitalize())} '
+            note = (f'<div class="gallery-title">Single GAN: no Stage-I</div><p>{esc(_layer_name(layer).capitalize())} '
                     f"single GAN: one generator draws the {res}×{res} image straight from the noise, so there is "
                     "only the one image.</p>")
             final = gallery_html(f"Single GAN: {res}×{res}", self._figures(out["image"], seeds, stem), columns,
@@ -254,13 +275,13 @@ class StackedDemo:
         a line for each mode not on disk."""
         if not self.models:
             raise gr.Error(MISSING)
-        if layer not in LAYERS:
-            raise gr.Error(f"Pick a layer type from {', '.join(LAYERS)}; got {layer!r}.")
+        if layer not in self.layers:
+            raise gr.Error(f"Pick a layer type from {', '.join(self.layers)}; got {layer!r}.")
         seed = validate.integer(seed, 0, SEED_MAX, "Seed")
         seeds = seeds_from(seed, N)
         parts = []
-        for mode in MODES:
-            name = f"{LAYER_NAMES[layer].capitalize()}, {MODE_NAMES[mode]}"
+        for mode in self.modes:
+            name = f"{_layer_name(layer).capitalize()}, {_mode_name(mode)}"
             if (layer, mode) not in self.models:
                 parts.append(f'<div class="gallery-title">{esc(name)}</div><p>{esc(_not_on_disk(layer, mode))}</p>')
                 continue
@@ -286,11 +307,11 @@ class StackedDemo:
         if not self.models:
             return ""
         parts = []
-        for layer in LAYERS:
-            modes = [m for m in MODES if (layer, m) in self.models]
+        for layer in self.layers:
+            modes = [m for m in self.modes if (layer, m) in self.models]
             if modes:
                 c = self.models[layer, modes[0]].pipe.cfg
-                parts.append(f"{LAYER_NAMES[layer]} ({', '.join(modes)}; `{c.dataset}`, {c.resolution}×"
+                parts.append(f"{_layer_name(layer)} ({', '.join(modes)}; `{c.dataset}`, {c.resolution}×"
                              f"{c.resolution}, {c.preset} preset)")
         return "Models here: " + "; ".join(parts) + "."
 
@@ -300,7 +321,7 @@ def build(ctx: Context) -> None:
     model = StackedDemo(ctx.checkpoints.get("stacked"))
     ctx.models["stacked"] = model
     one0, two0, cmp0 = model.first_view()
-    layer0, mode0 = model.first or (LAYERS[-1], "stacked")
+    layer0, mode0 = model.first or (model.layers[-1], "stacked")
     events = dict(concurrency_limit=ctx.max_visitors, concurrency_id="stacked")
     live = bool(model.models)
 
@@ -310,11 +331,11 @@ def build(ctx: Context) -> None:
             gr.Markdown("\n\n".join(f"⚠️ {m}" for m in [model.error, *model.problems] if m),
                         elem_id="stacked-notice")
         with gr.Row():
-            layer = gr.Dropdown([(LAYER_NAMES[k], k) for k in LAYERS], value=layer0, label="Layer type",
+            layer = gr.Dropdown([(_layer_name(k), k) for k in model.layers], value=layer0, label="Layer type",
                                 elem_id="stacked-layer", interactive=live,
                                 info="What the generators and discriminators are built of.")
-            mode = gr.Radio([(MODE_NAMES[k], k) for k in MODES], value=mode0, label="Mode", elem_id="stacked-mode",
-                            interactive=live, info="How the final resolution is reached.")
+            mode = gr.Radio([(_mode_name(k), k) for k in model.modes], value=mode0, label="Mode",
+                            elem_id="stacked-mode", interactive=live, info="How the final resolution is reached.")
             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=SEED_MAX,
                              info="Sample i uses the noise of seed + i.")
         with gr.Row():
@@ -341,4 +362,4 @@ def build(ctx: Context) -> None:
                     "notes: `docs/stacked.md`.")
 
 
-TAB = Tab("Stacked vs single", build, model=True)
+TAB = Tab("Stacked vs single", build, model=True, order=40)

@@ -282,4 +282,4 @@ def build(ctx: Context) -> None:
         ibtn.click(safe(model.interpolate), [cap_a, cap_b, steps, iseed], [gi], api_name="interpolate", **events)
 
 
-TAB = Tab("StackGAN", build, model=True)
+TAB = Tab("StackGAN", build, model=True, order=10)

@@ -53,13 +53,14 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 # What the demo opens besides its code (measured with an audit hook on `open` while building the app and
 # showing every paper of the Results tab; tests/test_deploy_space.py launches the app from the folder):
 # every shipped checkpoint (demo/*_tab.py: results/checkpoints/<name>), and, for every results/<paper>/
-# holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read, and the index of every
-# claim the Results tab shows above the papers (INDEX_FILES, written by python -m bench.index; shipped when
-# committed, the tab leaves out what is missing).
+# holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read (table.json: what the
+# table is, bench.describe), and the index of every claim the Results tab shows above the papers (INDEX_FILES,
+# written by python -m bench.index: the forest plot and its phone variant; shipped when committed, the tab
+# leaves out what is missing).
 CHECKPOINTS = "results/checkpoints/"
-RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv",
+RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv", "table.json",
                 "showcase/scores.json", "figures/mnist5k/scores.json", "figures/shapes/scores.json")
-INDEX_FILES = ("results/forest.png",)
+INDEX_FILES = ("results/forest.png", "results/forest-phone.png")
 CODE = ("demo/", "core/")
 TOP = ("README.md", "app.py", "LICENSE", "docs/demo.png")  # docs/demo.png: the link preview (demo/sharing.py)
 

@@ -8,8 +8,9 @@ when that line sits in a function body and never runs in the tests. Its nodes ar
 - ``import a.b.c`` points at the deepest project module it names; ``from pkg import name`` points at
   the submodule ``pkg.name`` when there is one, else at ``pkg`` (``name`` is defined there);
 - a module that imports by name at run time (``importlib.import_module``) points at every string
-  constant in it that is exactly a project module's name: the registries (``core.models._MODULES``,
-  ``core.data._MODULES``, ``bench.ablations.TABLES``) name their modules that way.
+  constant in it that is exactly a project module's name: a registry that names its modules that way
+  (``core.data._MODULES``) has those edges. The model, table and tab registries find their modules by
+  scanning a folder (:mod:`core.discovery`) and name none of them.
 
 A submodule importing its own parent package is not counted as a cycle: Python runs the package's
 ``__init__`` first either way, and ``from core.models.base import X`` inside ``core.models`` is the
@@ -214,6 +215,23 @@ def test_bench_does_not_import_the_demo():
 
 def test_the_demo_never_imports_the_trainer():
     _check(GRAPH, ("demo", "app"), ("core.train",), "the demo sees core.pipeline and results/ only")
+
+
+def test_the_demo_imports_no_model_module():
+    """Issue #29: a tab learns what a checkpoint is from its config (core.pipeline) and what a table is from its
+    results/<paper>/table.json; it never reads a model's module (e.g. the stacked study's LAYERS, MODES)."""
+    _check(GRAPH, ("demo", "app"), ("core.models",), "a tab reads checkpoint configs and table.json, not model code")
+
+
+def test_no_registry_lists_the_families():
+    """Issue #29: models, tables and tabs are found by scanning their folders, so adding a family edits no shared
+    list: no registry points at a model module, a table module or a tab module."""
+    family = {"core.models": lambda t: _in(t, "core.models") and t not in ("core.models", "core.models.base"),
+              "bench.cells": lambda t: _in(t, "bench.tables") and t != "bench.tables",
+              "demo.app": lambda t: t.endswith("_tab")}
+    for registry, is_family in family.items():
+        listed = [t for t in GRAPH[registry] if is_family(t)]
+        assert not listed, f"{registry} names family modules {listed}: find them with core.discovery instead"
 
 
 def test_models_know_nothing_about_training_inference_or_evaluation():

@@ -90,6 +90,12 @@ def rows_for(preset: str) -> list[Row]:
 
 # Each claim's metric is declared here, before any cell of a confirmatory run (PROTOCOL.md §1).
 FID_SESOI = dict(sesoi=2.0, sesoi_why="FID 2.0: about the smallest gap in realism a reader would act on")
+# what each comparison holds equal (the module's docstring says why)
+CONSTRAINT_EQUAL = "everything but λ: the same steps, widths, data and frozen FCN"
+JOINT_EQUAL = ("updates per network (the independent stack gives the joint phase's steps to both of its GANs), "
+               "widths and data")
+DCGAN_EQUAL = ("training steps and batches (the DCGAN gets the whole stack's, so more updates at the image side); "
+               "not parameters (its generator is about half the stack's)")
 CLAIMS = (
     Claim("constraint", "The FCN constraint makes renderings respect their structure", "style-fcn", ("style",),
           metric="normal_error_deg",
@@ -98,18 +104,19 @@ CLAIMS = (
               "faithfully an image shows the geometry it was given. The evaluation normal predictor (trained "
               "independently, never a training network) reads normals from each rendering; its mean angular "
               "error against the normals the image was rendered from measures exactly that",
-          sesoi=1.0, sesoi_why="1° of mean angular error: below it a rendering's shading looks the same to the eye"),
+          sesoi=1.0, sesoi_why="1° of mean angular error: below it a rendering's shading looks the same to the eye",
+          holds_equal=CONSTRAINT_EQUAL),
     Claim("joint", "Joint training improves realism", "stack-joint", ("stack-independent",), metric="fid",
           why="end-to-end training lets the Structure-G produce geometry the Style-G renders well and the Style-G "
               "adapt to generated (not only real) normals (s2gan.md A.1, A.6); the paper shows the effect as more "
               "realistic samples. Realism of the final images is the distance of their feature distribution to "
               "the real images': FID on the dataset's evaluation classifier, at equal updates per network",
-          **FID_SESOI),
+          holds_equal=JOINT_EQUAL, **FID_SESOI),
     Claim("stack-vs-dcgan", "The structure/style stack beats a single DCGAN", "stack-joint", ("dcgan",), metric="fid",
           why="the paper's mechanism is the factorisation of image generation into geometry and appearance, and it "
               "compares its samples' realism with a DCGAN's (s2gan.md A.8: scene classification of generated "
               "images, human preference); sample realism is FID on the dataset's evaluation classifier, with the "
-              "DCGAN given the whole stack's number of steps", **FID_SESOI),
+              "DCGAN given the whole stack's number of steps", holds_equal=DCGAN_EQUAL, **FID_SESOI),
 )
 
 
@@ -137,4 +144,8 @@ TABLE = Table(
     eval_n={"smoke": 64, "quick": 1000, "paper": 10000},
     paper_metric="fid",  # the paper reports no metric; FID (realism) is the common reference column
     paper_scores="no published numbers (the paper reports figures only)",
+    settings="where its structure comes from (real normals, generated ones, or none), whether the FCN constraint "
+             "holds the rendering to it, and how the GANs were trained",
+    paper_data="NYUv2 indoor scenes",
+    order=40,
 )

@@ -77,6 +77,9 @@ ENT_WHY = ("SGAN §3.4 and §5: without L_ent the conditional DCGAN 'collapses t
            "low recall (the share of real images near a generated one)")
 
 IS_SESOI = dict(sesoi=0.2, sesoi_why="IS 0.2 of a 10-class classifier: the paper's own joint-vs-no-joint gap is 0.22")
+# every claim: the module's matched budgets (PROTOCOL.md §5) and one frozen encoder per seed
+BUDGET = dict(holds_equal="generator updates (every row: the full SGAN's independent + joint steps) and the seed's "
+              "frozen encoder E")
 FID_SESOI = dict(sesoi=1.0, sesoi_why="FID 1.0 on the digit classifier's features: a failure to converge shows as "
                  "many times this")
 
@@ -85,35 +88,35 @@ CLAIMS = (
           metric="is_mean",
           why="Table 1 / §5: SGAN 8.59 vs SGAN-no-joint 8.37 on IS; joint training lets G1 adapt to what G0 "
               "needs, which the paper measures as sample quality: IS on the evaluation classifier, at equal "
-              "generator updates", **IS_SESOI),
+              "generator updates", **IS_SESOI, **BUDGET),
     Claim("stack-vs-single", "SGAN-no-joint beats every single-GAN baseline", "sgan-no-joint", SINGLE,
           metric="is_mean",
           why="§5: SGAN-no-joint 'already beats' the single GANs on IS; it must clear each of them "
-              "(intersection–union), not the best by observed mean", **IS_SESOI),
+              "(intersection–union), not the best by observed mean", **IS_SESOI, **BUDGET),
     Claim("ent-diversity", "The entropy loss restores within-class diversity", "dcgan-adv-cond-ent",
           ("dcgan-adv-cond",), metric="diversity", why=ENT_WHY,
           sesoi=0.03, sesoi_why="a tenth of the real data's within-class diversity; judged as distance to it "
-          "(PROTOCOL.md rule 12)", toward_real=True),
+          "(PROTOCOL.md rule 12)", toward_real=True, **BUDGET),
     Claim("ent-recall", "The entropy loss restores coverage of the real data (recall)", "dcgan-adv-cond-ent",
           ("dcgan-adv-cond",), metric="recall", why=ENT_WHY,
-          sesoi=0.05, sesoi_why="recall 0.05: one real image in twenty more (or less) covered"),
+          sesoi=0.05, sesoi_why="recall 0.05: one real image in twenty more (or less) covered", **BUDGET),
     Claim("cond-label", "The conditional loss makes samples follow their label", "dcgan-adv-cond-ent",
           ("dcgan-adv-ent",), metric="cond_acc",
           why="§3.3: L_cond feeds the generated image back through E and asks for the conditioning label; "
               "without it the generator gets no label information, so the evaluation classifier's reading of "
               "each sample's class (conditional accuracy) is what the term changes",
-          sesoi=0.03, sesoi_why="three samples in a hundred drawn in their class"),
+          sesoi=0.03, sesoi_why="three samples in a hundred drawn in their class", **BUDGET),
     Claim("ent-uses-z0", "With the entropy loss, G0 uses its noise z0", "sgan", ("sgan-no-ent",),
           metric="diversity_detail",
           why="§5, Fig. 2c/d: with a fixed fc3 (fixed y and z1), samples still vary with z0 under L_ent, and "
               "without it G0 maps fc3 to one image: within-condition diversity with only z0 varied. One-sided: "
               "real data has no z0, so there is no real value to judge the distance to",
-          sesoi=0.03, sesoi_why="as for diversity: a tenth of the real data's within-class diversity"),
+          sesoi=0.03, sesoi_why="as for diversity: a tenth of the real data's within-class diversity", **BUDGET),
     Claim("needs-d1", "The stack without the intermediate discriminator does worse", "sgan", ("sgan-no-d1",),
           metric="fid",
           why="§4: 'a baseline using the full stacked G with no intermediate discriminators failed to converge'; "
               "a failure to converge shows as samples far from the data: FID on the evaluation classifier",
-          **FID_SESOI),
+          **FID_SESOI, **BUDGET),
 )
 
 
@@ -157,4 +160,8 @@ TABLE = Table(
     eval_n={"smoke": 64, "quick": 1000, "paper": 10000},
     paper_scores="CIFAR-10 Inception scores (50,000 samples, the standard Inception net), for direction only",
     floors={"cond_acc": 0.1, "recall": 0.0},  # ten classes; recall's floor
+    paper_data="CIFAR-10",
+    settings="which losses it is trained with (adversarial, conditional, entropy), whether it is stacked and trained "
+             "jointly",
+    order=20,
 )

@@ -121,20 +121,12 @@ __all__ = [
 ]
 
 
-_DIGITS = tuple(str(d) for d in range(10))
-_CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-
-
 def class_names(dataset: str, num_classes: int) -> tuple[str, ...]:
-    """Names of a dataset's labels 0..K−1 (digits, CIFAR-10's classes, the shapes' names), else ``class k``."""
-    if dataset in ("mnist5k", "mnist", "svhn"):
-        names = _DIGITS
-    elif dataset == "cifar10":
-        names = _CIFAR10
-    elif dataset == "shapes":
-        from .shapes import SHAPES
-        names = SHAPES
-    else:
+    """Names of a dataset's labels 0..K−1 as its traits declare them (:attr:`DatasetTraits.class_names`: digits,
+    CIFAR-10's classes, the shapes' names), else ``class k``."""
+    try:
+        names = dataset_traits(dataset).class_names
+    except DatasetError:  # a name no module registers: no names to give
         names = ()
     if len(names) != num_classes:
         return tuple(f"class {k}" for k in range(num_classes))

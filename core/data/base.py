@@ -75,6 +75,9 @@ class DatasetTraits:
             ``test_unseen`` holds every tenth ``test`` item), or ``None``: load the whole split.
         classifier_resolution: input side of the dataset's evaluation classifier (a multiple of 16).
         splits: every split the dataset has, ``train`` first.
+        class_names: one name per class label, ``0..K-1`` (``()``: the dataset names none).
+        class_noun: what one class is, in words (``"digit"``, ``"shape"``; ``""``: not said), for readers
+            (``bench`` writes it into a table's ``table.json``, the demo's Results tab reads it there).
     """
 
     shuffled: bool = False
@@ -84,6 +87,8 @@ class DatasetTraits:
     eval_size: Callable[[str, int], int] | None = None
     classifier_resolution: int = 32
     splits: tuple[str, ...] = ("train", "test")
+    class_names: tuple[str, ...] = ()
+    class_noun: str = ""
 
 
 class DatasetSubset(Dataset):

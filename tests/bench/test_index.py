@@ -31,3 +31,53 @@ def test_every_claim_of_every_table_is_indexed_and_scaled_by_its_sesoi(tmp_path)
     assert "C helps" in text and "**contradicted**" in text and "x \\| y" in text  # a | in a reason stays in its cell
     assert (tmp_path / "forest.png").stat().st_size > 10_000
     assert "other/report.html" in (tmp_path / "index.html").read_text()
+
+
+def test_each_tables_description_gives_its_title_order_and_what_it_holds_equal(tmp_path):
+    """bench.index reads table.json (bench.describe), not a list of papers: titles, order, holds_equal."""
+    import json
+
+    base = {"better": "a", "worse": "b", "rival": "b", "n": 4, "why": "w", "metric": "fid", "sesoi": 2.0,
+            "effect": 1.0, "ci_low": 0.0, "ci_high": 2.0, "verdict": "inconclusive"}
+    _verdicts(tmp_path / "zz-first", [{**base, "claim": "c1", "text": "Z helps"}])
+    _verdicts(tmp_path / "aa-second", [{**base, "claim": "c2", "text": "A helps"}])
+    (tmp_path / "zz-first" / "table.json").write_text(json.dumps({
+        "title": "The Z paper", "order": 1, "claims": [{"id": "c1", "holds_equal": "steps and data"}]}))
+    claims = collect(tmp_path)
+    assert list(claims["table"]) == ["zz-first", "aa-second"]  # declared order first, then by name
+    assert list(claims["title"]) == ["The Z paper", "aa-second"]  # without a table.json: the folder's name
+    assert list(claims["holds_equal"]) == ["steps and data", ""]
+    assert main(["--results", str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "| `zz-first` | 1 |" in text and "[The Z paper](zz-first/report.md)" in text
+    assert "*Held equal:* steps and data." in text
+
+
+def test_the_phone_plot_is_legible_at_390_px(tmp_path):
+    """forest-phone.png: every text at least 9 px when the plot is shown 390 px wide (a phone's page), each label
+    on a line of its own above its interval; index.html shows it on a narrow screen."""
+    import matplotlib.text
+    from PIL import Image
+
+    from bench.index import PHONE, PHONE_WIDTH_IN, phone_figure
+
+    base = {"better": "a", "worse": "b", "rival": "b", "n": 4, "why": "w", "metric": "fid", "sesoi": 2.0,
+            "effect": 1.0, "ci_low": 0.0, "ci_high": 30.0, "verdict": "reproduced"}
+    _verdicts(tmp_path / "stackgan", [{**base, "claim": f"a-rather-long-claim-id-{i}", "text": "t"} for i in range(40)])
+    claims = collect(tmp_path)
+    fig = phone_figure(claims)
+    width_in = fig.get_size_inches()[0]
+    assert width_in == PHONE_WIDTH_IN
+    px_per_pt = 390 / (72 * width_in)  # the figure scaled to 390 px
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text().strip() and t.get_visible()]
+    assert len([t for t in texts if "a-rather-long-claim-id" in t.get_text()]) == 40
+    small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() * px_per_pt < 9]
+    assert not small, small
+    fig.canvas.draw()  # every label inside the figure: nothing cut off at the right edge
+    right = max(t.get_window_extent().x1 for t in texts) / fig.dpi
+    assert right <= width_in, right
+    assert main(["--results", str(tmp_path)]) == 0
+    w, h = Image.open(tmp_path / PHONE).size
+    assert h > 4 * w  # tall and narrow: one band per claim
+    html = (tmp_path / "index.html").read_text()
+    assert f'<source media="(max-width: 640px)" srcset="{PHONE}"><img src="forest.png"' in html

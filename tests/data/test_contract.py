@@ -218,7 +218,24 @@ def test_traits_declare_what_metrics_used_to_branch_on():
     assert said == {"texture": 0, "color": 0, "shape": 3, "background": 3}
     assert shapes.caption_attributes("a photo of a bird") is None
     for name in ("mnist5k", "mnist", "cifar10", "svhn", "cub", "oxford102", "nyuv2"):
-        assert dataset_traits(name) == DatasetTraits(), name  # no grammar, not pre-shuffled, everything shows
+        words = dict(class_names=(), class_noun="")  # what a class is called: the words for readers (issue #29)
+        assert dataclasses.replace(dataset_traits(name), **words) == DatasetTraits(), name  # no grammar, not
+        # pre-shuffled, everything shows
+
+
+def test_class_names_and_what_a_class_is_live_with_the_traits():
+    """Issue #29: one place per dataset says what its classes are called (core.data.class_names, the demo's
+    tabs and, through table.json, the Results tab read it there)."""
+    from core.data import class_names
+
+    for name, noun, names in (("mnist5k", "digit", tuple("0123456789")), ("svhn", "digit", tuple("0123456789")),
+                              ("cifar10", "object class", ("airplane", "automobile", "bird", "cat", "deer", "dog",
+                                                           "frog", "horse", "ship", "truck")),
+                              ("shapes", "shape", dataset_traits("shapes").class_names)):
+        assert dataset_traits(name).class_noun == noun and class_names(name, len(names)) == names, name
+    assert len(dataset_traits("shapes").class_names) == 10 and dataset_traits("cub").class_noun == ""
+    assert class_names("cub", 3) == ("class 0", "class 1", "class 2") == class_names("nope", 3)
+    assert class_names("mnist5k", 4) == ("class 0", "class 1", "class 2", "class 3")  # not the dataset's count
     assert DatasetTraits().unresolvable_attributes(16) == set()
     with pytest.raises(DatasetError, match="unknown dataset 'nope'"):
         dataset_traits("nope")

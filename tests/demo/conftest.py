@@ -81,7 +81,7 @@ def served(checkpoint, results, tmp_path_factory):
     """The demo app (smoke StackGAN, toy results) served on a free port, started once per session."""
     temp = str(tmp_path_factory.mktemp("gradio"))
     os.environ["GRADIO_TEMP_DIR"] = temp  # read by the app's components as they are built
-    app = build_app(checkpoint=checkpoint, results=results)
+    app = build_app({"stackgan": checkpoint}, results=results)
     _, url, _ = launch(app, port=_free_port(), block=False, sessions=SESSIONS)
     yield Served(app, url, Client(url, verbose=False), temp)
     app.close()

@@ -275,7 +275,7 @@ def test_memo_answers_more_captions_than_it_keeps_and_keeps_the_last_used():
 
 
 def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port, results):
-    app = build_app(checkpoint=tmp_path / "nowhere", results=results)
+    app = build_app({"stackgan": tmp_path / "nowhere"}, results=results)
     _, url, _ = launch(app, port=free_port(), block=False)
     try:
         c = Client(url, verbose=False)
@@ -288,13 +288,17 @@ def test_missing_checkpoint_is_reported_not_fatal(tmp_path, free_port, results):
         app.close()
 
 
-def test_adding_a_tab_is_one_entry(monkeypatch, checkpoint, results):
+def test_adding_a_tab_edits_no_list(monkeypatch, checkpoint, results):
+    """A tab registered at run time (or a demo/<name>_tab.py module: found by demo.app.tabs) takes the place its
+    ``order`` says; the app's header names it among the models."""
     def build(ctx):
         with gr.Tab("Toy GAN"):
             gr.Markdown("Toy GAN is coming", elem_id="toy-tab")
 
-    monkeypatch.setattr(demo_app, "TABS", demo_app.TABS[:2] + (Tab("Toy GAN", build, model=True),) + demo_app.TABS[2:])
-    app = build_app(checkpoint=checkpoint, results=results)
+    monkeypatch.setattr(demo_app, "_REGISTERED", [])
+    demo_app.register_tab(Tab("Toy GAN", build, model=True, order=25))
+    assert [t.title for t in demo_app.tabs()][1:4] == ["SGAN", "Toy GAN", "S²-GAN"]
+    app = build_app({"stackgan": checkpoint}, results=results)
     config = app.get_config_file()
     tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
     assert tabs == ["StackGAN", "SGAN", "Toy GAN", "S²-GAN", "Stacked vs single", "Results", "About"]

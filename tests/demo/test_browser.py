@@ -241,3 +241,85 @@ def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
                 assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
     finally:
         app.close()
+
+
+def _regenerated(results: Path, out: Path) -> Path:
+    """A copy of ``results``' tables as the next ``--report-only`` and ``bench.index`` leave them: each with its
+    ``table.json`` (bench.describe, from the table file and the cells' dataset and preset) and the index's two
+    forest plots (wide, and for a phone)."""
+    import pandas as pd
+
+    from bench.cells import get_table, tables
+    from bench.describe import write_description
+    from bench.index import write_index
+
+    for folder in sorted(p.parent for p in results.glob("*/verdicts.csv")):
+        (out / folder.name).mkdir(parents=True)
+        for f in ("verdicts.csv", "ablation.csv", "runs.csv", "report.md", "ablation.png"):
+            if (folder / f).is_file():
+                shutil.copyfile(folder / f, out / folder.name / f)
+        runs = pd.read_csv(folder / "runs.csv")
+        paper = next(p for p in sorted(tables(), key=len, reverse=True) if folder.name.startswith(p))
+        write_description(get_table(paper), str(runs["preset"].iloc[0]), str(runs["dataset"].iloc[0]),
+                          out / folder.name)
+    write_index(out)
+    return out
+
+
+def _results_page(driver) -> dict:
+    """What a reader of the Results tab sees: its text, the forest plot shown (the wide or the phone one, whichever
+    is displayed) and its box, and the page's widths."""
+    return driver.execute_script("""
+        const shown = [...document.querySelectorAll('#results-forest img, #results-forest-phone img')]
+          .filter(i => i.getBoundingClientRect().width > 0);
+        const img = shown[0];
+        if (img) img.scrollIntoView({block: 'center'});
+        const r = img ? img.getBoundingClientRect() : null;
+        return {text: document.body.innerText, shown: shown.map(i => i.closest('[id]').id),
+                img: r && {left: r.left, right: r.right, width: r.width, height: r.height,
+                           loaded: img.complete && img.naturalWidth > 0, alt: img.alt},
+                sw: document.documentElement.scrollWidth, iw: window.innerWidth};""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["shipped", "regenerated"])
+def test_browser_results_index_desktop_and_phone(browser, free_port, tmp_path, which):
+    """The Results tab of the app, at 1366 px and at 390 px: the forest plot is on the page (on a phone the tall
+    variant when bench.index wrote one), one claim of each paper is there in words, and at 390 px nothing makes
+    the page scroll sideways. ``shipped``: the committed results/ as they are; ``regenerated``: a copy of them as
+    the next --report-only and bench.index write them (with table.json and forest-phone.png)."""
+    import pandas as pd
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    shipped = Path(__file__).resolve().parents[2] / "results"
+    results = shipped if which == "shipped" else _regenerated(shipped, tmp_path / "results")
+    claims = {f.parent.name: pd.read_csv(f)["text"].iloc[0] for f in results.glob("*/verdicts.csv")}
+    assert len(claims) >= 5, claims  # stackgan, sgan, sgan-shapes, s2gan, stacked
+    phone_plot = (results / "forest-phone.png").is_file()
+    nowhere = tmp_path / "no-models"  # the model tabs say so; the Results tab is the one under test
+    app = build_app({"stackgan": nowhere, "sgan": nowhere, "s2gan": nowhere, "stacked": nowhere}, results=results)
+    _, url, _ = launch(app, port=free_port(), block=False)
+    try:
+        for width, height in (DESKTOP, PHONE):
+            _viewport(browser, width, height)
+            browser.get(url)
+            wait = WebDriverWait(browser, 60)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[role=tab]"))
+            _tab(browser, "Results").click()
+            wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#results-summary").is_displayed())
+            wait.until(lambda d: (_results_page(d)["img"] or {}).get("loaded"))
+            page = _results_page(browser)
+            assert len(page["shown"]) == 1, page["shown"]  # one forest plot at a time
+            want = "results-forest-phone" if width < 600 and phone_plot else "results-forest"
+            assert page["shown"] == [want], (width, page["shown"])
+            img = page["img"]
+            assert img["alt"].startswith("Forest plot of every claim") and img["left"] >= 0
+            assert img["right"] <= page["iw"] and img["width"] >= 0.8 * min(page["iw"], 1000), (width, img)
+            for paper, text in claims.items():
+                assert text in page["text"], (width, paper, text)
+            if width < 600:
+                assert page["sw"] <= page["iw"], page  # no horizontal scroll on a phone
+            browser.save_screenshot(str(tmp_path / f"results-{which}-{width}.png"))
+    finally:
+        app.close()

@@ -131,3 +131,19 @@ def test_the_index_fits_a_phone(browser, tmp_path, free_port):
         browser.save_screenshot(str(tmp_path / "phone.png"))
     finally:
         app.close()
+
+
+def test_the_results_tab_names_no_paper():
+    """Issue #29: demo/results_tab.py holds no per-paper names or words; they come from each table's table.json,
+    which the bench writes from the table's own file. Every word of its source is checked against the names of the
+    tables (and the words those tables declare for the tab)."""
+    import re
+
+    from bench.cells import tables
+
+    found = tables()
+    names = set(found) | {f"{p}-{d}" for p in found for d in ("shapes", "mnist5k")}
+    names |= {w for t in found.values() for w in (t.paper_data,) if w}  # "CUB birds", "CIFAR-10"
+    source = (ROOT / "demo" / "results_tab.py").read_text()
+    words = set(re.findall(r"[\w²-]+", source))
+    assert not {n for n in names if n in words or (" " in n and n in source)}, names & words

@@ -186,6 +186,9 @@ def sgan_results(tmp_path_factory):
     from bench.stats import aggregate
 
     out = tmp_path_factory.mktemp("results")
+    from bench.cells import get_table
+    from bench.describe import write_description
+
     for paper, data, paper_is in (("stackgan", "shapes", (3.7, 0.04)), ("sgan", "mnist5k", (8.59, 0.12)),
                                   ("sgan-shapes", "shapes", (8.59, 0.12))):
         runs = pd.DataFrame([{"row": r, "seed": s, "metric": m, "value": v + 0.1 * s, "preset": "smoke",
@@ -195,12 +198,14 @@ def sgan_results(tmp_path_factory):
         (out / paper).mkdir()
         runs.to_csv(out / paper / "runs.csv", index=False)
         aggregate(runs, {"b": {"is_mean": paper_is}}).to_csv(out / paper / "ablation.csv", index=False)
+        write_description(get_table(paper.split("-")[0]), "smoke", data, out / paper)  # what bench.ablations writes
     return out
 
 
 def test_results_tab_shows_sgan_in_its_own_words(sgan_results):
     assert results_tab.papers(sgan_results) == ["stackgan", "sgan", "sgan-shapes"]
-    assert results_tab.family("sgan-shapes") == "sgan" and results_tab.family("sganx") is None
+    assert results_tab.description(sgan_results, "sgan-shapes")["paper"] == "sgan"  # its table.json says whose
+    assert not hasattr(results_tab, "PAPERS") and not hasattr(results_tab, "CLASS_NOUNS")  # no list of papers
     for paper, accuracy, where, noun in (("sgan", "class accuracy", "CIFAR-10", "10 digits"),
                                          ("sgan-shapes", "class accuracy", "CIFAR-10", "10 shapes"),
                                          ("stackgan", "caption accuracy", "CUB birds", "10 shapes")):
@@ -211,12 +216,23 @@ def test_results_tab_shows_sgan_in_its_own_words(sgan_results):
         assert "in short" in summary and plot is None
     assert "conditioning augmentation" not in results_tab.legend(sgan_results, "sgan")
     assert "the class label" not in results_tab.legend(sgan_results, "stackgan")
+    # a folder without table.json: plain, general words, never another paper's
+    (sgan_results / "sgan-copy").mkdir(exist_ok=True)
+    for f in ("runs.csv", "ablation.csv"):
+        (sgan_results / "sgan-copy" / f).write_bytes((sgan_results / "sgan" / f).read_bytes())
+    try:
+        legend = results_tab.legend(sgan_results, "sgan-copy")
+        assert "digit" not in legend and "CIFAR-10" not in legend and "the settings that tell the rows apart" in legend
+    finally:
+        for f in (sgan_results / "sgan-copy").iterdir():
+            f.unlink()
+        (sgan_results / "sgan-copy").rmdir()
 
 
 @pytest.fixture(scope="module")
 def served(root, sgan_results, tmp_path_factory):
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
-    app = build_app(checkpoint=tmp_path_factory.mktemp("none") / "nowhere", results=sgan_results, sgan=root)
+    app = build_app({"stackgan": tmp_path_factory.mktemp("none") / "nowhere", "sgan": root}, results=sgan_results)
     _, url, _ = launch(app, port=free_port(), block=False)
     yield app, Client(url, verbose=False)
     app.close()
@@ -224,7 +240,7 @@ def served(root, sgan_results, tmp_path_factory):
 
 def test_the_app_serves_the_sgan_tab(served, gallery):
     app, client = served
-    assert demo_app.TABS.index(sgan_tab.TAB) == demo_app.TABS.index(stackgan_tab.TAB) + 1
+    assert demo_app.tabs().index(sgan_tab.TAB) == demo_app.tabs().index(stackgan_tab.TAB) + 1
     config = app.get_config_file()
     tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
     assert tabs == ["StackGAN", "SGAN", "S²-GAN", "Stacked vs single", "Results", "About"]
@@ -244,7 +260,7 @@ def test_the_app_serves_the_sgan_tab(served, gallery):
 
 
 def test_the_app_without_sgan_models_says_how_to_make_them(tmp_path, sgan_results):
-    app = build_app(checkpoint=tmp_path / "nowhere", results=sgan_results, sgan=tmp_path / "none")
+    app = build_app({"stackgan": tmp_path / "nowhere", "sgan": tmp_path / "none"}, results=sgan_results)
     config = app.get_config_file()
     notice = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "sgan-notice")
     assert MISSING in notice

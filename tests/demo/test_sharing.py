@@ -142,7 +142,8 @@ def test_the_results_plot_has_alt_text_with_its_caption(results, tmp_path):
 
     from demo.app import build_app
 
-    app = build_app(checkpoint=tmp_path / "none", results=folder, sgan=tmp_path, s2gan=tmp_path, stacked=tmp_path)
+    app = build_app({"stackgan": tmp_path / "none", "sgan": tmp_path, "s2gan": tmp_path, "stacked": tmp_path},
+                    results=folder)
     plot = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "results-plot")
     assert plot.alt_text == alt  # the first view's
     # picking a paper sets the alt text of its plot, after the API's answer (which stays the plot's file)

@@ -115,6 +115,8 @@ TRAITS = DatasetTraits(
     eval_size=eval_size,
     classifier_resolution=64,  # textures are legible only from 64×64 (see texture_contrast)
     splits=tuple(SPLITS),
+    class_names=tuple(SHAPES),  # the label is the shape
+    class_noun="shape",
 )
 
 
