@@ -294,20 +294,25 @@ class RealFc3:
         return {"image": model.netG0(h1, S.uniform_noise(noise["z0"]))}
 
 
-def fc3source(args):
+def _train_items(pipe) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images ``[N, C, R, R]``, labels ``[N]``) of the training split of the checkpoint's own dataset."""
     from core.data import load_dataset
+
+    ds = load_dataset(pipe.cfg.dataset, split="train", resolution=int(pipe.cfg.resolution))
+    return torch.stack([ds[i]["image"] for i in range(len(ds))]), torch.as_tensor(ds.labels)
+
+
+def fc3source(args):
     from core.metrics import evaluate
     from core.pipeline import Pipeline
 
-    ds = load_dataset("mnist5k", split="train", resolution=28)
-    images = torch.stack([ds[i]["image"] for i in range(len(ds))])
-    labels = torch.as_tensor(ds.labels)
     keys = ("fid", "recall", "precision", "diversity")
     print("| checkpoint | fc3 from | " + " | ".join(keys) + " |")
     for ck in args.checkpoint:
         pipe = Pipeline.from_checkpoint(ck)
-        for name, gen in (("G1 (as sampled)", pipe), ("E(x), real digits", RealFc3(pipe, images, labels))):
-            s = evaluate(gen, "mnist5k", metrics=["fid", "prc", "diversity"], n=1000, seed=2024, split="val",
+        images, labels = _train_items(pipe)
+        for name, gen in (("G1 (as sampled)", pipe), ("E(x), real items", RealFc3(pipe, images, labels))):
+            s = evaluate(gen, pipe.cfg.dataset, metrics=["fid", "prc", "diversity"], n=1000, seed=2024, split="val",
                          data_seed=int(pipe.cfg.dataset_seed))
             print(f"| {ck} | {name} | " + " | ".join(f"{float(s[k]):.3f}" for k in keys) + " |", flush=True)
 
@@ -321,25 +326,24 @@ def _fc3_recall(real, fake, k=3):
 
 @torch.no_grad()
 def fc3spread(args):
-    from core.data import load_dataset
     from core.pipeline import Pipeline
 
-    ds = load_dataset("mnist5k", split="train", resolution=28)
-    images = torch.stack([ds[i]["image"] for i in range(len(ds))])
-    labels = torch.as_tensor(ds.labels)
     print("| checkpoint | G1/E spread | fc3 recall | fc3 precision |")
     for ck in args.checkpoint:
         pipe = Pipeline.from_checkpoint(ck)
+        images, labels = _train_items(pipe)
         model = pipe.model
         ratio, rec, prec = [], [], []
-        for c in range(10):
+        classes = sorted(set(labels.tolist()))
+        for c in classes:
             real = model.netE.features(images[labels == c])  # [n_c, fc3]
             z1 = S.uniform_noise(pipe.noise({"z1": list(range(500)), "z0": list(range(500))})["z1"])
             fake = model.netG1(torch.full((500,), c, dtype=torch.long), z1)  # [500, fc3]
             ratio.append(float(fake.std(0).mean() / real.std(0).mean()))
             rec.append(_fc3_recall(real, fake))
             prec.append(_fc3_recall(fake, real))
-        print(f"| {ck} | {sum(ratio) / 10:.3f} | {sum(rec) / 10:.3f} | {sum(prec) / 10:.3f} |", flush=True)
+        k = len(classes)
+        print(f"| {ck} | {sum(ratio) / k:.3f} | {sum(rec) / k:.3f} | {sum(prec) / k:.3f} |", flush=True)
 
 
 def valscores(args):
@@ -350,7 +354,7 @@ def valscores(args):
     print("| checkpoint | recall | diversity | cond_acc | z0 spread |")
     for ck in args.checkpoint:
         pipe = Pipeline.from_checkpoint(ck)
-        s = evaluate(pipe, "mnist5k", metrics=["prc", "diversity", "cond_acc"], n=1000, seed=2024, split="val",
+        s = evaluate(pipe, pipe.cfg.dataset, metrics=["prc", "diversity", "cond_acc"], n=1000, seed=2024, split="val",
                      data_seed=int(pipe.cfg.dataset_seed))
         print(f"| {ck} | {float(s['recall']):.3f} | {float(s['diversity']):.3f} | {float(s['cond_acc']):.3f} | "
               f"{z0_spread(pipe):.3f} |", flush=True)
