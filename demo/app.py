@@ -16,7 +16,8 @@ from typing import Mapping  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from core.discovery import discover  # noqa: E402
-from demo.serving import clear_on_error, quiet_input_checks  # noqa: E402
+from demo.files import SampleSheets  # noqa: E402
+from demo.serving import clear_on_error, defer_images, quiet_input_checks  # noqa: E402
 from demo.sharing import OpenGraph  # noqa: E402
 from demo.tabs import Context, Tab  # noqa: E402
 
@@ -47,6 +48,15 @@ CSS = """
 @media (max-width: 640px) { .samples.strip { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 /* Phone: eight-image strips (S²-GAN, SGAN, the stacked study) four per row, each about 80 px wide. */
 @media (max-width: 640px) { .samples.phone4 { grid-template-columns: repeat(4, minmax(0, 1fr)); } }
+/* A tab's galleries before it is first opened (demo.serving.defer_images): the space they will take, a quiet line. */
+.loading { min-height: 120px; margin: 0; padding: 8px 0; color: var(--body-text-color-subdued); }
+/* Phone: the StackGAN tab's images right under the caption and Generate, its settings after them. */
+@media (max-width: 640px) {
+  #stackgan-top { flex-wrap: wrap; }
+  #stackgan-top > #stackgan-settings { order: 3; }
+  #stackgan-top > #stackgan-images { order: 2; }
+}
+#stackgan-images { flex-basis: 100% !important; min-width: 100% !important; }
 /* Results tables: compact, and a wide one scrolls inside its box instead of pushing the page. */
 .results-table table { font-size: 0.85rem; }
 .results-table th, .results-table td { padding: 4px 6px !important; }
@@ -56,6 +66,11 @@ CSS = """
 @media (max-width: 640px) { .forest-wide { display: none !important; } }
 @media (min-width: 641px) { .forest-phone { display: none !important; } }
 .forest-phone img { width: 100%; height: auto; }
+/* Sample sheets (demo.results_tab.sheets_html): as many small ones per row as fit at 280 px; one on a phone. */
+.sheets { display: grid; grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); gap: 12px; }
+.sheets figure { margin: 0; min-width: 0; }
+.sheets img { display: block; width: 100%; height: auto; border-radius: 4px; background: #0001; }
+.sheets figcaption { font-size: 0.8rem; line-height: 1.3; margin-top: 2px; overflow-wrap: anywhere; }
 """
 
 
@@ -90,8 +105,11 @@ def build_app(checkpoints: Mapping[str, str | Path | None] | None = None, result
         gr.Markdown("# Stacked GANs\nStackGAN, SGAN and S²-GAN in PyTorch, running on a CPU, offline. "
                     f"Try {_tried(found)}; the Results tab shows how the papers' ablation tables "
                     "came out when rerun with several training seeds.")
-        for tab in found:
-            tab.build(ctx)
+        # "wrap": on a phone the tab labels take two lines instead of hiding behind a "⋯" menu
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tabs"):
+            for tab in found:
+                tab.build(ctx)
+    defer_images(app)  # the first page carries the first tab's images only; the others' come as their tab opens
     clear_on_error(app)  # a failed event blanks its galleries: no old images under the error
     quiet_input_checks(app)  # Gradio's own input checks: one line in the log each, as the handlers' are
     app.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
@@ -114,10 +132,13 @@ def launch(app: gr.Blocks, port: int | None = None, host: str = "127.0.0.1", blo
     (``gr.Error``, including Gradio's own input checks) and never a raw exception's text.
     ``sessions``: visitors' sessions Gradio remembers (see :data:`SESSIONS`). The page carries the
     demo's own Open Graph tags and preview image (:class:`demo.sharing.OpenGraph`); it is rendered by
-    this Python server (``ssr_mode=False``, whatever ``GRADIO_SSR_MODE`` says), so that they are in it."""
+    this Python server (``ssr_mode=False``, whatever ``GRADIO_SSR_MODE`` says), so that they are in it. The
+    Results tab's sample sheets are served from the app's results folder (:class:`demo.files.SampleSheets`)."""
+    ctx = getattr(app, "demo_context", None)
+    sheets = (SampleSheets, (ctx.results if ctx is not None else DEFAULT_RESULTS,), {})
     return app.launch(server_name=host, server_port=port, show_error=False, quiet=not block,
                       prevent_thread_lock=not block, css=CSS, state_session_capacity=sessions,
-                      ssr_mode=False, app_kwargs={"middleware": [OPEN_GRAPH]})
+                      ssr_mode=False, app_kwargs={"middleware": [OPEN_GRAPH, sheets]})
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:

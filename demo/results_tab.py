@@ -3,7 +3,8 @@ the table with its rows and measures explained, and the plots. Above the papers,
 (issue #29): the verdict counts of each table, the forest plot (``results/forest.png``, and on a phone
 ``results/forest-phone.png``, both written by ``python -m bench.index``) and every claim of every table in
 plain words. Reads only those and ``results/<paper>/`` (``table.json``, ``ablation.csv``, ``verdicts.csv``,
-``runs.csv``, ``report.md``, ``ablation.png``, ``showcase/scores.json``); a missing file leaves its part out.
+``runs.csv``, ``report.md``, ``ablation.png``, ``showcase/scores.json``, the sample sheets ``samples/*.png``, which
+:mod:`demo.files` serves); a missing file leaves its part out.
 
 It adapts to whatever tables are there and holds no list of papers: what differs between them in the words
 (captions or class labels, what one class is, where the paper measured its scores, what the row columns say,
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as esc
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from core.metrics.registry import higher_is_better, label, meaning
+from demo.files import sheet_url, small_size
+from demo.sharing import png_size
 from demo.tabs import Context, Tab
 
 # The measures the tab explains, in its order; keys not listed are shown as they are.
@@ -352,6 +356,43 @@ def show(results: Path, paper: str | None):
             str(plot) if plot.is_file() else None)
 
 
+SHEETS = "samples"  # results/<paper>/samples/<row>.png: the bench's sample sheets, one per row
+
+
+def sheets(results: Path, paper: str | None) -> list[tuple[str, str, Path]]:
+    """(row, what the row is, file) of every sample sheet of a table (``results/<paper>/samples/*.png``), in its
+    rows' order (``table.json``), then by name; a row's words are ``""`` when the table does not give them."""
+    folder = results / paper / SHEETS if paper else None
+    if folder is None or not folder.is_dir():
+        return []
+    labels = {str(r.get("id")): str(r.get("label") or "") for r in description(results, paper).get("rows", [])
+              if isinstance(r, dict)}
+    order = {row: i for i, row in enumerate(labels)}
+    files = sorted(folder.glob("*.png"), key=lambda f: (order.get(f.stem, len(order)), f.stem))
+    return [(f.stem, labels.get(f.stem, ""), f) for f in files]
+
+
+def sheets_html(results: Path, paper: str | None) -> str:
+    """The table's sample sheets as a grid (HTML): each small, loaded only when it scrolls into view, linked to the
+    full sheet, with alt text naming the table, the row and what it is; ``""`` when the table has none."""
+    found = sheets(results, paper)
+    if not found:
+        return ""
+    name = title(results, paper)
+    figures = []
+    for row, words, f in found:
+        w, h = small_size(*(png_size(f.read_bytes()[:32]) or (480, 480)))
+        alt = (f"Sample sheet of row {row} of {name}{': ' + words if words else ''}. A grid of images drawn by the "
+               "row's models, each line of the grid labelled on its left.")
+        figures.append(f'<figure><a href="{esc(sheet_url(paper, f.name))}" target="_blank" rel="noopener" '
+                       f'title="Open the full sheet"><img src="{esc(sheet_url(paper, f.name, small=True))}" '
+                       f'loading="lazy" decoding="async" width="{w}" height="{h}" alt="{esc(alt)}"></a>'
+                       f"<figcaption><code>{esc(row)}</code>{': ' + esc(words) if words else ''}</figcaption>"
+                       "</figure>")
+    return ("<h4>Sample sheets</h4><p>What each row's model drew (tap a sheet to open it at full size).</p>"
+            f'<div class="sheets" data-count="{len(figures)}">{"".join(figures)}</div>')
+
+
 FOREST = "forest.png"  # results/forest.png, written by ``python -m bench.index``
 FOREST_PHONE = "forest-phone.png"  # the same plot for a phone's width (bench.index), shown on a narrow screen
 FOREST_LABEL = "Every claim of every table: its effect ÷ its SESOI, with the 95% interval"
@@ -470,7 +511,9 @@ def build(ctx: Context) -> None:
         tbl = gr.Markdown(first[3], elem_id="results-table", elem_classes="results-table")
         img = gr.Image(first[4], label=PLOT_LABEL, alt_text=plot_alt(results, found[0] if found else None),
                        type="filepath", interactive=False, elem_id="results-plot", buttons=["fullscreen"])
+        pages = gr.HTML(sheets_html(results, found[0] if found else None), elem_id="results-sheets")
         shown = choice.change(lambda p: show(results, p), [choice], [head, ver, leg, tbl, img], api_name="results")
+        choice.change(lambda p: sheets_html(results, p), [choice], [pages], api_visibility="private", queue=False)
         # then the plot's alt text (a step of its own: the API's answer stays the plot's file, not an update)
         shown.then(lambda p: gr.update(alt_text=plot_alt(results, p)), [choice], [img], api_visibility="private",
                    show_progress="hidden", queue=False)

@@ -28,7 +28,7 @@ import torch
 
 from core.data import class_names, load_dataset
 from core.pipeline import Pipeline
-from demo import validate
+from demo import health, validate
 from demo.serving import SAVE_JS, SEED_LIMIT, Batcher, Sample, gallery_html, safe, seeds_from, to_png_array
 from demo.tabs import Context, Tab
 
@@ -69,13 +69,14 @@ ground here, is lavender; a slope facing right is pinker, one facing left bluer,
 and one facing up more violet. In `shapes` the objects are raised reliefs with flat tops and bevelled edges, so a
 map is lavender with a coloured rim that traces the object's outline."""
 
-# What the shipped quick models can and cannot do (measured: docs/s2gan.md, the Results tab).
-QUALITY = """**How good are these models?** Not good: they are small models trained on a CPU budget (the line
-above gives their size and steps). At this budget the Structure-GAN has collapsed: every seed draws nearly the
-same faint map, so the first two parts show one image again and again. The Style-GANs barely use their style
-noise either, so a re-rolled style looks like the last. The rendering engine does follow the geometry it is
-given: the last part is the one to try. docs/s2gan.md says what was tried on the validation split to stop the
-collapse."""
+# The line on how good the models are holds no measurement of its own: this lead, then each model's table row and
+# its health gates on the validation split, read from results/<table>/health.csv (demo.health.quality_line).
+QUALITY = ("They are small models trained on a CPU budget (the line above gives their size and steps); "
+           "docs/s2gan.md records what was tried on the validation split to make the stack healthier.")
+# The table rows the shipped models are (results/checkpoints/README.md: cells of seed 0 of the S²-GAN pilot)
+ROWS = {NAME: ("the stack that draws the first two parts", "stack-joint"),
+        STYLE_NAME: ("the rendering engine of the last part", "style-fcn")}
+HEALTH_COMMAND = "python -m bench.ablations --paper s2gan --health"
 
 SAMPLES = """### Structures and their renderings
 Top row: structures drawn by the Structure-GAN. Bottom row: the Style-GAN's rendering of each one. Column i
@@ -333,6 +334,15 @@ class S2GANDemo:
                 views.append("")
         return tuple(views)
 
+    def quality(self, results: Path) -> str:
+        """One line on how good the loaded models are: the stack's table row and, when it is loaded, the rendering
+        engine's (:data:`ROWS`), with their health gates in the S²-GAN table under ``results``."""
+        if self.batcher is None:
+            return ""
+        folder = health.table_folder(results, "s2gan", self.stack.cfg.dataset)
+        names = [NAME] + ([self.render_name] if self.render_name else [])
+        return health.quality_line([(ROWS[n][0], folder, ROWS[n][1]) for n in names], HEALTH_COMMAND, QUALITY)
+
     def describe(self) -> str:
         if self.batcher is None:
             return ""
@@ -377,7 +387,9 @@ def build(ctx: Context) -> None:
     events = dict(concurrency_limit=ctx.max_visitors, concurrency_id="s2gan")
 
     with gr.Tab("S²-GAN"):
-        gr.Markdown(INTRO + ("\n\n" + model.describe() + "\n\n" + QUALITY if on else ""))
+        gr.Markdown(INTRO + ("\n\n" + model.describe() if on else ""))
+        if on:
+            gr.Markdown(model.quality(ctx.results), elem_id="s2gan-quality")
         if model.error or model.problems:
             gr.Markdown("\n\n".join(f"⚠️ {m}" for m in [model.error, *model.problems] if m), elem_id="s2gan-notice")
 

@@ -17,6 +17,8 @@ travel inside the answer, bounded memory, and errors a visitor may read.
   Gradio's own input checks (:func:`quiet_input_checks`).
 - :func:`clear_on_error` blanks an event's images when it fails, so that the old images do not stay
   up under the error as if they answered the new input.
+- :func:`defer_images` keeps the first page small: a tab's first images reach the page when a visitor
+  opens that tab, not with the page (only the first tab's come with it).
 """
 from __future__ import annotations
 
@@ -153,6 +155,57 @@ def _quiet(preprocess: Callable, name: str) -> Callable:
             raise
 
     return checked
+
+
+# What a gallery of a tab not yet opened shows (demo.app.CSS styles it); its images come when the tab opens.
+LOADING = '<p class="loading" role="status">Loading the first images…</p>'
+
+
+def defer_images(app: gr.Blocks) -> int:
+    """Keep the first page small. Every gallery (an HTML component whose value holds inline images) of a tab
+    that is not the first of its tabs starts as :data:`LOADING` in the page, and gets its value (made at
+    start-up, so nothing is computed then) when the visitor first opens that tab: one event per tab, on the
+    tab's ``select``, private, answered at once (no queue). A per-visit flag (``gr.State``) makes it run only
+    the first time, so the images a visitor made there are never replaced on the way back. The first tab's
+    galleries stay in the page: they are what a visitor sees first. Call once, after every tab is built;
+    → galleries deferred."""
+    deferred: dict[int, tuple[gr.Tab, list[gr.HTML], list[str]]] = {}
+    for block in list(app.blocks.values()):
+        if not isinstance(block, gr.HTML) or "data:image/" not in str(block.value or ""):
+            continue
+        tab = _tab_of(block)
+        if tab is None or _is_first(tab):
+            continue
+        _, outs, values = deferred.setdefault(tab._id, (tab, [], []))
+        outs.append(block)
+        values.append(block.value)
+    with app:
+        for tab, outs, values in deferred.values():
+            for block in outs:
+                block.value = LOADING
+            opened = gr.State(False)
+            tab.select(_first_open(values), [opened], [opened, *outs], queue=False, api_visibility="private")
+    return sum(len(outs) for _, outs, _ in deferred.values())
+
+
+def _tab_of(block) -> gr.Tab | None:
+    parent = block.parent
+    while parent is not None and not isinstance(parent, gr.Tab):
+        parent = parent.parent
+    return parent
+
+
+def _is_first(tab: gr.Tab) -> bool:
+    siblings = [c for c in getattr(tab.parent, "children", []) if isinstance(c, gr.Tab)]
+    return not siblings or siblings[0] is tab
+
+
+def _first_open(values: list[str]) -> Callable:
+    """The event of :func:`defer_images`: (opened before?) → (True, the galleries), or nothing at all."""
+    def fill(opened):
+        return [gr.skip()] * (len(values) + 1) if opened else [True, *values]
+
+    return fill
 
 
 def _blanks(values: list) -> Callable:

@@ -23,7 +23,7 @@ import torch
 
 from core.data import class_names
 from core.pipeline import Pipeline
-from demo import validate
+from demo import health, validate
 from demo.serving import (SAVE_JS, SEED_LIMIT, NoiseBatcher, NoiseJob, Sample, gallery_html, safe, seeds_from, slug,
                           to_png_array)
 from demo.tabs import Context, Tab
@@ -39,6 +39,10 @@ N = 8  # samples per class, per row and per strip
 DISPLAY = 96  # about this many pixels per image side (enlarged by whole pixels)
 SEED_MAX = SEED_LIMIT - 1
 PAPER = "https://arxiv.org/abs/1612.04357"
+# The table rows the shipped models are (results/checkpoints/README.md: the sgan and sgan-no-ent cells of seed 0 of
+# each dataset's pilot), in the SGAN table of the model's dataset (demo.health.table_folder)
+ROWS = {False: ("sgan", "SGAN"), True: ("sgan-no-ent", "SGAN without the entropy loss")}
+HEALTH_COMMAND = "python -m bench.ablations --paper sgan --dataset <dataset> --health"
 
 # One line: what makes the models this tab looks for (the first model needs a trained encoder E).
 MISSING = ("No SGAN model is on disk yet, so this tab cannot make images. `scripts/ship_sgan.sh` trains them "
@@ -252,10 +256,12 @@ class SGANDemo:
         lines = []
         for ds, m in self.models.items():
             try:
-                scores = json.loads((Path(figures) / ds / "scores.json").read_text())["scores"]
+                data = json.loads((Path(figures) / ds / "scores.json").read_text())
+                scores, n = data["scores"], data.get("meta", {}).get("n")
                 full, noent = scores["sgan"], scores.get("sgan-noent", {})
+                of = f"{n:,} samples" if isinstance(n, int) and not isinstance(n, bool) else "its samples"
                 line = (f"- **{DATASETS[ds]}**: the evaluation classifier reads the asked class in "
-                        f"{full['cond_acc']:.0%} of 1,000 samples. Re-drawing z0 at a fixed fc3 moves each pixel "
+                        f"{full['cond_acc']:.0%} of {of}. Re-drawing z0 at a fixed fc3 moves each pixel "
                         f"by a standard deviation of **{full['z0_spread']:.3f}** (of a 0–1 range)")
                 if "z0_spread" in noent and m.noent is not None:
                     line += f" with the entropy loss, **{noent['z0_spread']:.3f}** without it"
@@ -266,6 +272,16 @@ class SGANDemo:
             return ""
         return ("Measured on these models (`python -m bench.sgan_figures`, `results/sgan/figures/`):\n\n"
                 + "\n".join(lines))
+
+    def quality(self, results: Path) -> str:
+        """One line on how good the loaded models are: each one's table row (:data:`ROWS`) in its dataset's SGAN
+        table under ``results``, and its health gates there (:func:`demo.health.quality_line`)."""
+        models = []
+        for ds, m in self.models.items():
+            folder = health.table_folder(results, "sgan", ds)
+            models += [(f"{DATASETS[ds]}: {ROWS[noent][1]}", folder, ROWS[noent][0])
+                       for noent in (False, True) if not noent or m.noent is not None]
+        return health.quality_line(models, HEALTH_COMMAND)
 
     def describe(self) -> str:
         parts = []
@@ -287,6 +303,8 @@ def build(ctx: Context) -> None:
     with gr.Tab("SGAN"):
         gr.Markdown(INTRO + ("\n\n" + model.describe() if model.models else "")
                     + ("\n\n" + model.measured() if model.models else ""))
+        if model.models:
+            gr.Markdown(model.quality(ctx.results), elem_id="sgan-quality")
         if model.error or model.problems:
             gr.Markdown("\n\n".join(f"⚠️ {m}" for m in [model.error, *model.problems] if m), elem_id="sgan-notice")
         with gr.Row():

@@ -10,9 +10,14 @@ demo), at :data:`PREVIEW_ROUTE`. Crawlers need absolute URLs: the page's public 
 ``https://$SPACE_HOST`` on a Hugging Face Space, else the one the request was made to (its
 ``X-Forwarded-*`` headers first, as a proxy sets them). When the image file is missing (a folder that
 does not ship it), the tags leave the image out rather than point at nothing.
+
+The same middleware sends that page gzip-compressed to a browser that accepts it (``Accept-Encoding: gzip``):
+the page carries the app's whole configuration, text that shrinks several-fold (Gradio itself compresses
+nothing). Every other response passes as it is.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import re
 from html import escape as esc
@@ -88,9 +93,21 @@ def public_root(scope) -> str:
     return f"{scheme}://{host}{root_path}"
 
 
+def accepts_gzip(scope) -> bool:
+    """Whether the request's ``Accept-Encoding`` names gzip (and does not refuse it with ``q=0``)."""
+    for k, v in scope.get("headers", ()):
+        if k.lower() == b"accept-encoding":
+            for part in v.decode("latin-1").lower().split(","):
+                name, _, params = part.strip().partition(";")
+                if name.strip() in ("gzip", "*") and params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00"):
+                    return True
+    return False
+
+
 class OpenGraph:
-    """ASGI middleware: the demo's Open Graph tags in every HTML page, and the preview image at
-    :data:`PREVIEW_ROUTE`. Other responses (the API, the queue's event streams, files) pass untouched."""
+    """ASGI middleware: the demo's Open Graph tags in every HTML page (gzip-compressed when the browser accepts
+    it), and the preview image at :data:`PREVIEW_ROUTE`. Other responses (the API, the queue's event streams,
+    files) pass untouched."""
 
     def __init__(self, app, image: str | Path | None = PREVIEW):
         self.app = app
@@ -137,6 +154,9 @@ class OpenGraph:
                 except UnicodeDecodeError:
                     pass
             headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != b"content-length"]
+            if accepts_gzip(scope) and not any(k.lower() == b"content-encoding" for k, _ in headers):
+                body = gzip.compress(body, compresslevel=6)
+                headers += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
             headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})

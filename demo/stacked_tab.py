@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from core.pipeline import Pipeline
-from demo import validate
+from demo import health, validate
 from demo.results_tab import METRICS, VERDICT_WORDS
 from demo.serving import (SAVE_JS, SEED_LIMIT, NoiseBatcher, NoiseJob, Sample, gallery_html, safe, seeds_from,
                           to_png_array)
@@ -47,6 +47,7 @@ N = 8  # samples per request
 DISPLAY = 128  # about this many pixels per image side (enlarged by whole pixels)
 SEED_MAX = SEED_LIMIT - 1
 TABLE_COMMAND = "python -m bench.ablations --paper stacked --preset quick"
+HEALTH_COMMAND = "python -m bench.ablations --paper stacked --health"
 
 # One line each: what makes the models this tab looks for.
 MISSING = ("No model of the stacked study is on disk yet, so this tab cannot make images. "
@@ -303,6 +304,13 @@ class StackedDemo:
             log.exception("the stacked study's first view could not be made")
             return "", "", ""
 
+    def quality(self, results: Path) -> str:
+        """One line on how good the loaded models are: each one's row of the stacked table under ``results``
+        (``<mode>-<layer>``, the row it is the seed-0 cell of) and its health gates (:mod:`demo.health`)."""
+        folder = health.table_folder(results, RESULTS) or Path(results) / RESULTS
+        return health.quality_line([(f"{_layer_name(layer)}, {_mode_name(mode)}", folder, f"{mode}-{layer}")
+                                    for layer, mode in self.models], HEALTH_COMMAND)
+
     def describe(self) -> str:
         if not self.models:
             return ""
@@ -327,6 +335,8 @@ def build(ctx: Context) -> None:
 
     with gr.Tab("Stacked vs single"):
         gr.Markdown(INTRO + ("\n\n" + model.describe() if live else ""))
+        if live:
+            gr.Markdown(model.quality(ctx.results), elem_id="stacked-quality")
         if model.error or model.problems:
             gr.Markdown("\n\n".join(f"⚠️ {m}" for m in [model.error, *model.problems] if m),
                         elem_id="stacked-notice")

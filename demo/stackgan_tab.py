@@ -210,6 +210,33 @@ def quality_line(scores_json: Path = SHOWCASE) -> str:
             "the wrong shape.")
 
 
+# After new images arrive: bring them into view when they are not (on a phone, an example clicked below them).
+SCROLL_JS = """() => {
+  const one = document.querySelector('#stage1-gallery'), two = document.querySelector('#stage2-gallery');
+  if (!one || !two || !two.querySelector('img')) return;
+  const top = one.getBoundingClientRect().top, bottom = two.getBoundingClientRect().bottom;
+  if (top < 0 || bottom > window.innerHeight) one.scrollIntoView({behavior: 'smooth', block: 'start'});
+}"""
+
+
+def _controls(notice_text: str) -> tuple[gr.Textbox, gr.Markdown, gr.Button, list]:
+    """Caption, its notice and Generate; then the settings (samples, seed, CA) in a column of their own, which a
+    phone shows after the images (demo.app.CSS) → (caption, notice, button, [caption, samples, seed, ca])."""
+    with gr.Column(scale=3, min_width=280):
+        caption = gr.Textbox(
+            label="Caption", value=EXAMPLES[0], max_lines=3, elem_id="caption",
+            info="Describe one shape: its kind, colour, one pattern, size and background, as in the examples below.")
+        notice = gr.Markdown(notice_text, elem_id="caption-notice")
+        btn = gr.Button("Generate", variant="primary", elem_id="generate")
+    with gr.Column(scale=2, min_width=260, elem_id="stackgan-settings"):
+        n = gr.Slider(1, MAX_SAMPLES, value=FIRST_VIEW["n"], step=1, label="Samples", elem_id="samples",
+                      info="How many images to draw for this caption, each from its own seed.")
+        seed = gr.Number(value=FIRST_VIEW["seed"], precision=0, label="Seed", minimum=0, maximum=SEED_MAX,
+                         info="Sample i uses seed + i; the same caption and seed always give the same image.")
+        ca = gr.Checkbox(value=True, label="CA sampling", info=CA_INFO)
+    return caption, notice, btn, [caption, n, seed, ca]
+
+
 def build(ctx: Context) -> None:
     """Add the tab's components and events to the enclosing ``gr.Blocks``."""
     model = StackGANDemo(ctx.checkpoints.get("stackgan"))
@@ -218,68 +245,65 @@ def build(ctx: Context) -> None:
     events = dict(concurrency_limit=ctx.max_visitors, concurrency_id="stackgan")
 
     with gr.Tab("StackGAN"):
-        gr.Markdown(
-            "Type a caption and press **Generate**. **Stage-I** sketches a small, coarse image from the "
-            "caption and random noise; **Stage-II** reads that sketch *and the caption again* and redraws it "
-            "at four times the size with more detail. " + model.describe())
+        gr.Markdown("Type a caption and press **Generate**: **Stage-I** sketches a small, coarse image; "
+                    "**Stage-II** reads that sketch *and the caption again* and redraws it four times larger.")
         if model.error:
             gr.Markdown(f"⚠️ {model.error}")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=280):
-                caption = gr.Textbox(
-                    label="Caption", value=EXAMPLES[0], max_lines=3, elem_id="caption",
-                    info="Describe one shape: its kind, colour, one pattern, size and background, as in "
-                         "the examples below.")
-                notice = gr.Markdown(model.notice(EXAMPLES[0]), elem_id="caption-notice")
-                btn = gr.Button("Generate", variant="primary", elem_id="generate")
-            with gr.Column(scale=2, min_width=260):
-                n = gr.Slider(1, MAX_SAMPLES, value=FIRST_VIEW["n"], step=1, label="Samples", elem_id="samples",
-                              info="How many images to draw for this caption, each from its own seed.")
-                seed = gr.Number(value=FIRST_VIEW["seed"], precision=0, label="Seed", minimum=0, maximum=SEED_MAX,
-                                 info="Sample i uses seed + i; the same caption and seed always give the "
-                                      "same image.")
-                ca = gr.Checkbox(value=True, label="CA sampling", info=CA_INFO)
-        with gr.Row(elem_classes="stage-row"):  # side by side; stacked on a phone (min widths)
-            with gr.Column(min_width=320):
-                g1 = gr.HTML(first1, elem_id="stage1-gallery", js_on_load=SAVE_JS, min_height=60)
-            with gr.Column(min_width=320):
-                g2 = gr.HTML(first2, elem_id="stage2-gallery", js_on_load=SAVE_JS, min_height=60)
-        inputs, outputs = [caption, n, seed, ca], [g1, g2, notice]
+        with gr.Row(equal_height=False, elem_id="stackgan-top"):  # on a phone: caption, images, settings
+            caption, notice, btn, inputs = _controls(model.notice(EXAMPLES[0]))
+            with gr.Column(elem_id="stackgan-images"):
+                with gr.Row(elem_classes="stage-row"):  # side by side; stacked on a phone (min widths)
+                    with gr.Column(min_width=320):
+                        g1 = gr.HTML(first1, elem_id="stage1-gallery", js_on_load=SAVE_JS, min_height=60)
+                    with gr.Column(min_width=320):
+                        g2 = gr.HTML(first2, elem_id="stage2-gallery", js_on_load=SAVE_JS, min_height=60)
+        outputs = [g1, g2, notice]
         run = safe(model.generate)
         btn.click(run, inputs, outputs, api_name="generate", **events)
         caption.submit(run, inputs, outputs, api_visibility="private", **events)
+        g2.change(None, js=SCROLL_JS, api_visibility="private", queue=False)
         gr.Examples([[c, FIRST_VIEW["n"], FIRST_VIEW["seed"], True] for c in EXAMPLES], inputs=inputs,
                     outputs=outputs, fn=run, run_on_click=True, cache_examples=False, visible_columns=[0],
                     api_visibility="private", label="Examples (click one to generate it)",
                     elem_id="examples")
+        if model.describe():
+            gr.Markdown(model.describe())
         if line := quality_line():
             gr.Markdown(line, elem_id="stackgan-quality")
+        _knows(model)
+        _interpolation(model, events)
 
-        with gr.Accordion("What the model knows", open=True, elem_id="knows"):
-            strip = model.training_strip()
-            gr.Markdown(
-                "It learned from rendered pictures of **one raised shape** with **one colour**, at most "
-                "**one pattern** (in lighter and darker shades of that colour), a size and a background, "
-                "each with captions such as the ones under the images below. Words outside this list mean "
-                "nothing to it; the notice under the caption box says when a caption uses them.\n\n"
-                + vocabulary.panel_markdown())
-            if strip:
-                gr.HTML(strip, elem_id="training-strip", js_on_load=SAVE_JS)
 
-        gr.Markdown("### Between two captions\nStage-II images of points on the straight line from the first "
-                    "caption's embedding to the second's, all with the same noise and CA off, so only the "
-                    "caption changes from left to right.")
-        with gr.Row():
-            cap_a = gr.Textbox(label="From", value=EXAMPLES[1], min_width=200, info="The caption at the left end.")
-            cap_b = gr.Textbox(label="To", value=EXAMPLES[6], min_width=200, info="The caption at the right end.")
-        with gr.Row():
-            steps = gr.Slider(2, MAX_STEPS, value=6, step=1, label="Steps", min_width=200,
-                              info="Images along the way, both ends included.")
-            iseed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=SEED_MAX, min_width=200,
-                              info="The one noise every step uses.")
-        ibtn = gr.Button("Interpolate", elem_id="interpolate")
-        gi = gr.HTML("", elem_id="interp-gallery", js_on_load=SAVE_JS, min_height=60)
-        ibtn.click(safe(model.interpolate), [cap_a, cap_b, steps, iseed], [gi], api_name="interpolate", **events)
+def _knows(model: StackGANDemo) -> None:
+    """The panel "What the model knows": its words and real training images."""
+    with gr.Accordion("What the model knows", open=True, elem_id="knows"):
+        strip = model.training_strip()
+        gr.Markdown(
+            "It learned from rendered pictures of **one raised shape** with **one colour**, at most "
+            "**one pattern** (in lighter and darker shades of that colour), a size and a background, "
+            "each with captions such as the ones under the images below. Words outside this list mean "
+            "nothing to it; the notice under the caption box says when a caption uses them.\n\n"
+            + vocabulary.panel_markdown())
+        if strip:
+            gr.HTML(strip, elem_id="training-strip", js_on_load=SAVE_JS)
+
+
+def _interpolation(model: StackGANDemo, events: dict) -> None:
+    """Between two captions: Stage-II images along the line from one caption's embedding to the other's."""
+    gr.Markdown("### Between two captions\nStage-II images of points on the straight line from the first "
+                "caption's embedding to the second's, all with the same noise and CA off, so only the "
+                "caption changes from left to right.")
+    with gr.Row():
+        cap_a = gr.Textbox(label="From", value=EXAMPLES[1], min_width=200, info="The caption at the left end.")
+        cap_b = gr.Textbox(label="To", value=EXAMPLES[6], min_width=200, info="The caption at the right end.")
+    with gr.Row():
+        steps = gr.Slider(2, MAX_STEPS, value=6, step=1, label="Steps", min_width=200,
+                          info="Images along the way, both ends included.")
+        iseed = gr.Number(value=0, precision=0, label="Seed", minimum=0, maximum=SEED_MAX, min_width=200,
+                          info="The one noise every step uses.")
+    ibtn = gr.Button("Interpolate", elem_id="interpolate")
+    gi = gr.HTML("", elem_id="interp-gallery", js_on_load=SAVE_JS, min_height=60)
+    ibtn.click(safe(model.interpolate), [cap_a, cap_b, steps, iseed], [gi], api_name="interpolate", **events)
 
 
 TAB = Tab("StackGAN", build, model=True, order=10)

@@ -56,8 +56,10 @@ CUDA_ONLY = re.compile(r"^(nvidia-.*|cuda-.*|triton)$")
 # holding an ablation.csv, the files demo/results_tab.py and demo/stacked_tab.py read (table.json: what the
 # table is, bench.describe), and the index of every claim the Results tab shows above the papers (INDEX_FILES,
 # written by python -m bench.index: the forest plot and its phone variant; shipped when committed, the tab
-# leaves out what is missing).
+# leaves out what is missing), and each table's sample sheets (SHEETS: results/<paper>/samples/<row>.png, which
+# the Results tab shows through demo/files.py).
 CHECKPOINTS = "results/checkpoints/"
+SHEETS = re.compile(r"results/[^/]+/samples/[^/]+\.png")
 RESULT_FILES = ("ablation.csv", "ablation.png", "report.md", "runs.csv", "verdicts.csv", "health.csv", "table.json",
                 "showcase/scores.json", "figures/mnist5k/scores.json", "figures/shapes/scores.json")
 INDEX_FILES = ("results/forest.png", "results/forest-phone.png")
@@ -175,8 +177,9 @@ def tracked_files(root: Path = ROOT) -> list[str]:
 
 def space_files(root: Path = ROOT) -> dict[str, Path]:
     """``{path in the Space: source file}``: the README, app.py, LICENSE, docs/demo.png (the link preview), the
-    Python files of demo/ and core/, every file under results/checkpoints/, the :data:`RESULT_FILES` of
-    every results/<paper>/ with an ablation.csv (the papers the Results tab lists), and the committed
+    Python files of demo/ and core/, every file under results/checkpoints/, the :data:`RESULT_FILES` and the
+    sample sheets (:data:`SHEETS`) of every results/<paper>/ with an ablation.csv (the papers the Results tab
+    lists), and the committed
     :data:`INDEX_FILES` (the forest plot above them)."""
     files = tracked_files(root)
     papers = {f.split("/")[1] for f in files if re.fullmatch(r"results/[^/]+/ablation\.csv", f)}
@@ -184,6 +187,7 @@ def space_files(root: Path = ROOT) -> dict[str, Path]:
     wanted |= {f for f in files if f.startswith(CODE) and f.endswith(".py")}
     wanted |= {f for f in files if f.startswith(CHECKPOINTS)}
     wanted |= {f"results/{p}/{name}" for p in papers for name in RESULT_FILES} & set(files)
+    wanted |= {f for f in files if SHEETS.fullmatch(f) and f.split("/")[1] in papers}
     wanted |= set(INDEX_FILES) & set(files)
     missing = [f for f in TOP if not (root / f).is_file()]
     if missing:

@@ -57,6 +57,10 @@ def test_the_dry_run_folder_holds_the_space_and_passes_its_checks(space):
         for f in ("ablation.csv", "report.md", "verdicts.csv", "runs.csv", "ablation.png"):
             assert (space / "results" / paper / f).is_file(), (paper, f)
     assert (space / "results/stackgan/showcase/scores.json").is_file()
+    for sheet in ROOT.glob("results/*/samples/*.png"):  # the Results tab's sample sheets (demo/files.py)
+        if (ROOT / "results" / sheet.parent.parent.name / "ablation.csv").is_file():
+            assert (space / sheet.relative_to(ROOT)).read_bytes() == sheet.read_bytes(), sheet
+    assert not (space / "results/stackgan/samples/README.md").exists()
     assert (space / "results/forest.png").read_bytes() == (ROOT / "results/forest.png").read_bytes()  # the index
     index = {Path(f).name for f in deploy.INDEX_FILES}  # the forest plot (and its phone variant once committed)
     assert not [p for p in (space / "results").iterdir() if p.is_file() and p.name not in index]
@@ -180,6 +184,9 @@ def test_the_app_starts_from_the_space_folder_alone_and_serves_its_page(space, t
                     page = r.read().decode()
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as r:
                     config = r.read().decode()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/sample-sheets/stacked/small/single-conv.webp",
+                                            timeout=5) as r:
+                    sheet = r.read()  # a Results tab's sample sheet, served from the folder (demo/files.py)
                 break
             except OSError:
                 time.sleep(1)
@@ -189,6 +196,7 @@ def test_the_app_starts_from_the_space_folder_alone_and_serves_its_page(space, t
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     assert "<title>Stacked GANs</title>" in page or "Stacked GANs" in page
+    assert sheet[:4] == b"RIFF" and sheet[8:12] == b"WEBP"
     components = json.loads(config)["components"]
     labels = {c.get("props", {}).get("label") for c in components}
     assert set(TABS) <= labels, (TABS, labels)

@@ -1,12 +1,15 @@
 """Helpers the demo tests share (``from demo_helpers import ...``: pytest puts a test's folder on the path):
-what a visitor must never read (a server path, a Python file, a traceback, an OS error), a free port, and
-a batch of images as the PNG pixels a tab shows."""
+what a visitor must never read (a server path, a Python file, a traceback, an OS error), a free port,
+a batch of images as the PNG pixels a tab shows, and a table's health file as the bench writes it."""
 from __future__ import annotations
 
+import json
 import re
 import socket
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from demo.serving import to_png_array
@@ -32,3 +35,23 @@ def free_port() -> int:
 def pngs(images: torch.Tensor, scale: int) -> list[np.ndarray]:
     """Each image of ``images`` as the tab shows it (``demo.serving.to_png_array`` at ``scale``)."""
     return [to_png_array(x, scale) for x in images]
+
+
+def health_table(folder: Path, paper: str, dataset: str, rows: dict[str, list[tuple]]) -> None:
+    """A table folder as the bench writes it: table.json (its paper, dataset, rows and their gates) and health.csv,
+    ``rows``: row -> [(gate, metric, value, threshold, passed)]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "table.json").write_text(json.dumps({"paper": paper, "dataset": dataset, "rows": [
+        {"id": r, "gates": [g[0] for g in gates]} for r, gates in rows.items()]}))
+    pd.DataFrame([{"row": r, "gate": g, "metric": m, "value": v, "threshold": t, "passed": p, "seeds": 2,
+                   "split": "val", "note": ""} for r, gates in rows.items() for g, m, v, t, p in gates]
+                 ).to_csv(folder / "health.csv", index=False)
+
+
+def failing_gates(folder: Path, row: str) -> list[str]:
+    """Each failed gate of ``row`` in ``folder/health.csv`` as a tab's quality line prints it (read here on its
+    own): ``49.4 (must be ≤ 26.2)``, value and threshold to three significant digits."""
+    h = pd.read_csv(folder / "health.csv")
+    bad = h[(h["row"] == row) & (h["passed"].astype(str) == "False")]
+    return [f"{v:.3g} (must be {'≤' if '<=' in g else '≥'} {t:.3g})"
+            for g, v, t in zip(bad["gate"], bad["value"], bad["threshold"])]

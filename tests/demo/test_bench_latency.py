@@ -18,6 +18,12 @@ which is how the README's numbers were measured; ``--root`` runs another checkou
     OMP_NUM_THREADS=1 .venv/bin/python tests/demo/test_bench_latency.py --rounds 5 --root /tmp/before
     OMP_NUM_THREADS=1 .venv/bin/python tests/demo/test_bench_latency.py --url http://127.0.0.1:7860/
 
+Where the time of a burst goes (``--where``: the app served in this process, the StackGAN tab only, with
+timestamps on one clock from the visitor's call to the handler, the batcher, the encoding and back; server and
+clients then share one interpreter, so it is slower than the subprocess measurement)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python tests/demo/test_bench_latency.py --where --rounds 5
+
 Measured 2026-12-01 on this 2-core CPU, with another engineer's jobs running beside (load average
 1–5), 5 rounds of 16 × 4 samples, before and after alternately, three times each:
 
@@ -130,6 +136,85 @@ def test_bench_sixteen_visitors(benchmark, client):
     assert len(lat) == VISITORS
 
 
+PARTS = {  # one request's path, as (name, from, to) of the timestamps where_time_goes records
+    "visitor -> the server's queue (client, HTTP)": ("sent", "queued"),
+    "queue -> handler (Gradio's queue, preprocess)": ("queued", "start"),
+    "batcher (waiting for the pass, the pass)": ("start", "batched"),
+    "encoding (PNG, base64, HTML)": ("batched", "encoded"),
+    "handler -> visitor (postprocess, SSE, client)": ("encoded", "got"),
+    "total": ("sent", "got"),
+}
+
+
+def _timestamped(app, stamps: dict, lock: threading.Lock) -> None:
+    """Record, per request (its seed), when the server's queue got it and when the handler's parts ran."""
+    model = app.demo_context.models["stackgan"]
+    samples, galleries, push = model.samples, model._galleries, app._queue.push
+
+    def stamp(seed, **at):
+        with lock:
+            stamps.setdefault(int(seed), {}).update(at)
+
+    def timed_samples(caption, seeds, ca):
+        t = time.perf_counter()
+        out = samples(caption, seeds, ca)
+        stamp(seeds[0], start=t, batched=time.perf_counter())
+        return out
+
+    def timed_galleries(caption, seeds, out):
+        html = galleries(caption, seeds, out)
+        stamp(seeds[0], encoded=time.perf_counter())
+        return html
+
+    async def timed_push(body, request, username):
+        if body.data and len(body.data) > 2 and isinstance(body.data[2], (int, float)):
+            stamp(body.data[2], queued=time.perf_counter())
+        return await push(body, request, username)
+
+    model.samples, model._galleries, app._queue.push = timed_samples, timed_galleries, timed_push
+
+
+def where_time_goes(rounds: int, samples: int = SAMPLES) -> None:
+    """Print, for one visitor alone and for :data:`VISITORS` at once, the median and p95 of each part of a
+    request's path (:data:`PARTS`)."""
+    from demo.app import build_app, launch
+
+    nowhere = Path("/nonexistent")  # the other tabs' models are not loaded: only StackGAN's requests are timed
+    app = build_app({"sgan": nowhere, "s2gan": nowhere, "stacked": nowhere})
+    stamps, lock = {}, threading.Lock()
+    _timestamped(app, stamps, lock)
+    _, url, _ = launch(app, port=_free_port(), block=False)
+    try:
+        Client(url, verbose=False).predict(CAPTIONS[0], samples, 0, True, api_name="/generate")  # warm
+        clients = visitors(url)
+
+        def burst(k, r):
+            bar = threading.Barrier(k)
+
+            def one(i):
+                bar.wait()
+                t0 = time.perf_counter()
+                clients[i].predict(CAPTIONS[i % len(CAPTIONS)], samples, 1000 * r + i, True, api_name="/generate")
+                with lock:
+                    stamps[1000 * r + i].update(sent=t0, got=time.perf_counter())
+
+            with ThreadPoolExecutor(k) as pool:
+                list(pool.map(one, range(k)))
+
+        for name, k, ids in (("one visitor alone", 1, range(100, 105)), (f"{VISITORS} visitors at once", VISITORS,
+                                                                         range(rounds))):
+            for r in ids:
+                burst(k, r)
+            rows = [stamps[1000 * r + i] for r in ids for i in range(k)]
+            print(f"{name} ({len(rows)} requests of {samples} samples):")
+            for part, (a, b) in PARTS.items():
+                v = [e[b] - e[a] for e in rows]
+                p95 = statistics.quantiles(v, n=20, method="inclusive")[18]
+                print(f"  {part}: median {statistics.median(v) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+    finally:
+        app.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="an app already running (default: start app.py in a subprocess)")
@@ -139,7 +224,11 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=ROOT, help="checkout whose app.py to start (default: this one)")
     ap.add_argument("--no-download", action="store_true",
                     help="time until the answer arrives, without fetching the image files")
+    ap.add_argument("--where", action="store_true",
+                    help="where the time goes: the app in this process, each part of a request timed")
     args = ap.parse_args()
+    if args.where:
+        return where_time_goes(args.rounds, args.samples)
     proc = None
     url = args.url
     if url is None:

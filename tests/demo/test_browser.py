@@ -1,7 +1,9 @@
 """A real browser (headless Chromium from Debian, driven by Selenium) uses the demo as shipped (the
 committed StackGAN checkpoint and results/): at 1366 px it finds images before any click, types a
 caption, generates, downloads an image and reads the Results tab; at 390 px (a phone) it generates
-eight samples and checks that every one of them is on screen. The desktop screenshot it takes is the
+eight samples and checks that every one of them is on screen, finds an image in the first screen, every tab's
+button on screen, each model tab's line on how good its models are (with the committed files' numbers), the
+other tabs' images arriving as their tab opens, and the Results tab's sample sheets. The desktop screenshot it takes is the
 README's: ``DEMO_SCREENSHOT=docs/demo.png pytest tests/demo/test_browser.py`` rewrites it (by default
 it goes to a temp folder).
 
@@ -239,6 +241,116 @@ def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
             wait.until(lambda d, s=s, n=n: len(_names(d, s)) == n)
             for i in _images(browser, s):
                 assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
+    finally:
+        app.close()
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+def _quality_expected() -> dict[str, list[str]]:
+    """Per tab, what its quality line must say, read here from the committed files on their own: the start of
+    every model tab's line, and each failed gate's numbers of the shipped models' rows (health.csv); StackGAN's
+    shape accuracy (its showcase scores.json)."""
+    import json
+
+    from demo_helpers import failing_gates
+
+    showcase = json.loads((RESULTS / "stackgan" / "showcase" / "scores.json").read_text())["scores"]["final"]["test"]
+    return {"StackGAN": ["picked among this model's better results", f"shape in {showcase['cond_acc_shape']:.0%}"],
+            "SGAN": ["How good are these models?", *failing_gates(RESULTS / "sgan-shapes", "sgan")],
+            "S²-GAN": ["How good are these models?", "row stack-joint",
+                       *failing_gates(RESULTS / "s2gan", "stack-joint")],
+            "Stacked vs single": ["How good are these models?", *failing_gates(RESULTS / "stacked", "single-dense")]}
+
+
+QUALITY_IDS = {"StackGAN": "#stackgan-quality", "SGAN": "#sgan-quality", "S²-GAN": "#s2gan-quality",
+               "Stacked vs single": "#stacked-quality"}
+FIRST_IMAGES = {"SGAN": "#sgan-grid", "S²-GAN": "#s2gan-grid", "Stacked vs single": "#stacked-final"}
+
+
+def _box(driver, selector):
+    return driver.execute_script("""
+        const e = document.querySelector(arguments[0]);
+        if (!e) return null;
+        const r = e.getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, text: e.innerText,
+                shown: r.width > 0 && r.height > 0, loaded: e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0),
+                alt: e.getAttribute('alt'), lazy: e.getAttribute('loading'), scrollY: window.scrollY,
+                vw: document.documentElement.clientWidth, vh: window.innerHeight};""", selector)
+
+
+def _phone_first_view(browser, wait):
+    """At 390 × 844, before any scroll or click: a StackGAN image whole in the first screen, and every tab's
+    button on screen (no "More tabs" menu)."""
+    from selenium.webdriver.common.by import By
+
+    wait.until(lambda d: (_box(d, "#stage1-gallery img") or {}).get("loaded"))
+    first = _box(browser, "#stage1-gallery img")
+    assert first["scrollY"] == 0 and 0 <= first["top"] and first["bottom"] <= PHONE[1], first
+    print(f"first image at 390 px: top {first['top']:.0f} px, bottom {first['bottom']:.0f} px")
+    buttons = [b for b in browser.find_elements(By.CSS_SELECTOR, "button[role=tab]") if b.is_displayed()]
+    titles = [b.text.strip() for b in buttons]
+    assert titles == ["StackGAN", "SGAN", "S²-GAN", "Stacked vs single", "Results", "About"], titles
+    for b in buttons:
+        r = b.rect
+        assert r["x"] >= 0 and r["x"] + r["width"] <= PHONE[0] and r["y"] + r["height"] <= PHONE[1], (b.text, r)
+    assert not [b for b in browser.find_elements(By.CSS_SELECTOR, "button[aria-label='More tabs']")
+                if b.is_displayed()]  # nothing hides behind a menu
+    return buttons
+
+
+@pytest.mark.slow
+def test_browser_phone_first_view_every_tab_and_its_quality_line(browser, free_port):
+    """Issue #30, at 390 × 844 with the shipped models: an image in the first screen of the StackGAN tab; every
+    tab's button on screen and each tab reachable with one tap; each model tab's line on how good its models are,
+    with the numbers of the committed results files; the other tabs' images arriving when the tab opens; the
+    Results tab's sample sheets small, lazy and described; and after an example far down the page is tapped, its
+    images are brought into view."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    expected = _quality_expected()
+    app = build_app()
+    _, url, _ = launch(app, port=free_port(), block=False)
+    try:
+        _viewport(browser, *PHONE)
+        browser.get(url)
+        wait = WebDriverWait(browser, 60)
+        buttons = {b.text.strip(): b for b in _phone_first_view(browser, wait)}
+        for title, button in buttons.items():
+            browser.execute_script("window.scrollTo(0, 0)")
+            button.click()
+            if title in FIRST_IMAGES:  # its images come as it opens
+                wait.until(lambda d, t=title: len(_names(d, FIRST_IMAGES[t])) >= 8)
+            if title in QUALITY_IDS:
+                line = _box(browser, QUALITY_IDS[title])
+                assert line and line["shown"] and line["right"] <= line["vw"], (title, line)
+                for want in expected[title]:
+                    assert want in line["text"].replace("`", ""), (title, want, line["text"][:300])
+            if title == "Results":
+                wait.until(lambda d: (_box(d, "#results-summary") or {}).get("shown"))
+                sheet = browser.find_element(By.CSS_SELECTOR, "#results-sheets img")
+                browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", sheet)
+                wait.until(lambda d: (_box(d, "#results-sheets img") or {}).get("loaded"))
+                box = _box(browser, "#results-sheets img")
+                assert box["lazy"] == "lazy" and box["alt"].startswith("Sample sheet of row ")
+                assert 0 <= box["left"] and box["right"] <= box["vw"] and box["width"] >= 0.8 * box["vw"] - 40, box
+            if title == "About":
+                assert "health checks" in browser.find_element(By.TAG_NAME, "body").text
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1]
+
+        # An example far below the images, tapped: the new images are brought into view.
+        buttons["StackGAN"].click()
+        example = "a plain green triangle on a black background"
+        entry = next(e for e in browser.find_elements(By.CSS_SELECTOR, "#examples button") if e.text.strip() == example)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", entry)
+        entry.click()
+        wait.until(lambda d: (_names(d, "#stage2-gallery") or [""])[0].startswith(slug(example)))
+        time.sleep(1.5)  # the smooth scroll
+        one, two = _box(browser, "#stage1-gallery"), _box(browser, "#stage2-gallery")
+        assert -1 <= one["top"] < PHONE[1] and two["top"] < PHONE[1], (one, two)
     finally:
         app.close()
 

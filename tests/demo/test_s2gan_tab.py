@@ -27,7 +27,7 @@ from demo.app import launch  # noqa: E402
 from demo.s2gan_tab import (MISSING, N, NAME, NO_POOL, NOT_LOADED, POOL, STYLE_NAME, S2GANDemo, S2Job,  # noqa: E402
                             renderer, style_noise)
 from demo.tabs import Context  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, health_table, pngs  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "ship_s2gan.sh"
@@ -223,6 +223,26 @@ def test_the_quality_paragraph_writes_no_measured_number():
     model's size and steps come from its config (``describe``), the measurements from docs/ and the Results tab."""
     prose = s2gan_tab.QUALITY.replace("s2gan.md", "")
     assert not re.search(r"\d", prose), prose
+
+
+def test_the_quality_line_is_the_health_of_the_stacks_table_row(demo, tmp_path):
+    """Issue #30: whether the stack is healthy is read from the S²-GAN table's health file (row stack-joint), with
+    every failed gate's numbers, and the gates the table declares that the file lacks said to be unmeasured."""
+    gates = [("fid <= 0.5 x noise", "fid", 49.4, 26.2, False), ("diversity >= 0.5 x real", "diversity", 0.08, 0.38,
+                                                                 False)]
+    health_table(tmp_path / "s2gan", "s2gan", "shapes", {"stack-joint": gates, "style-fcn": gates[:1]})
+    line = demo.quality(tmp_path)
+    assert line.startswith("**How good are these models?** " + s2gan_tab.QUALITY)
+    assert ("The stack that draws the first two parts (row `stack-joint`) **fails 2 of 2** measured health gates "
+            "(2 seeds): FID 49.4 (must be ≤ 26.2): the images are far from the real ones; diversity 0.08 (must be "
+            "≥ 0.38): the images barely differ from one another.") in line
+    assert "style-fcn" not in line  # no rendering engine on disk here: the stack's own Style-G renders
+    declared = {"stack-joint": gates + [("structure_spread >= 0.5 x real", "structure_spread", 0.01, 0.2, False)]}
+    health_table(tmp_path / "s2gan", "s2gan", "shapes", declared)
+    assert ("structure spread 0.01 (must be ≥ 0.2): the Structure-GAN draws nearly the same map for every seed"
+            in demo.quality(tmp_path))
+    health_table(tmp_path / "s2gan", "s2gan", "shapes", {"stack-joint": [(g, m, v, t, True) for g, m, v, t, _ in gates]})
+    assert "(row `stack-joint`) passes all 2 measured health gates" in demo.quality(tmp_path)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -22,8 +22,9 @@ from core.train import train  # noqa: E402
 from demo import app as demo_app  # noqa: E402
 from demo import results_tab, sgan_tab, stackgan_tab  # noqa: E402
 from demo.app import build_app, launch  # noqa: E402
+from demo.serving import LOADING  # noqa: E402
 from demo.sgan_tab import MISSING, N, NO_NOENT, SGANDemo, class_names  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, health_table, pngs  # noqa: E402,F401
 
 # At the bare smoke preset (5 steps at lr 1e-4) BatchNorm's running statistics are still far from the
 # batch ones and every image comes out the same grey; 40 steps at a larger rate (~2 s) let the noise show.
@@ -80,6 +81,28 @@ def test_the_measured_line_reads_the_figures_scores(demo, tmp_path):
     assert "87%" in line and "**0.061**" in line and "**0.020** without it" in line
     real = demo.measured()  # the committed file of the shipped models
     assert "without it" in real and "MNIST digits" in real
+
+
+def test_the_quality_line_is_the_health_of_the_models_table_rows(demo, tmp_path):
+    """Issue #30: the tab's line on how good its models are follows the health file of the SGAN table on the
+    model's dataset (results/<table>/health.csv, rows sgan and sgan-no-ent), not prose: a changed file changes it."""
+    def gates(diversity, passed):
+        return [("fid <= 0.5 x noise", "fid", 6.3, 43.8, True),
+                ("diversity >= 0.5 x real", "diversity", diversity, 0.14, passed)]
+
+    health_table(tmp_path / "sgan", "sgan", "mnist5k", {"sgan": gates(0.42, True), "sgan-no-ent": gates(0.03, False)})
+    health_table(tmp_path / "sgan-shapes", "sgan", "shapes", {"sgan": gates(0.01, False)})  # not these models'
+    line = demo.quality(tmp_path)
+    assert line.startswith("**How good are these models?** Of the 2 models here, 1 passes every health gate")
+    assert "MNIST digits (mnist5k): SGAN (row `sgan`) passes all 2 measured health gates (2 seeds)." in line
+    assert ("MNIST digits (mnist5k): SGAN without the entropy loss (row `sgan-no-ent`) **fails 1 of 2** measured "
+            "health gates (2 seeds): diversity 0.03 (must be ≥ 0.14)") in line
+    assert "`results/sgan/health.csv`" in line and "sgan-shapes" not in line
+    health_table(tmp_path / "sgan", "sgan", "mnist5k", {"sgan": gates(0.05, False), "sgan-no-ent": gates(0.2, True)})
+    changed = demo.quality(tmp_path)
+    assert "SGAN (row `sgan`) **fails 1 of 2** measured health gates (2 seeds): diversity 0.05 (must be ≥ 0.14)" \
+        in changed and "(row `sgan-no-ent`) passes all 2" in changed
+    assert "No health check of their table rows is in `results/` yet" in demo.quality(tmp_path / "none")
 
 
 def test_class_names():
@@ -249,7 +272,10 @@ def test_the_app_serves_the_sgan_tab(served, gallery):
     markdown = " ".join(str(c["props"].get("value")) for c in config["components"] if c["type"] == "markdown")
     assert "arxiv.org/abs/1612.04357" in markdown and "Fix the class and z1" in markdown
     first = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "sgan-grid")
-    assert len(gallery(first)) == 8  # images before any click
+    assert first == LOADING  # not the first tab: its images come when it opens (demo.serving.defer_images) ...
+    tab = next(c["id"] for c in config["components"] if c["type"] == "tabitem" and c["props"]["label"] == "SGAN")
+    (opened,) = [d for d in app.fns.values() if d.targets == [(tab, "select")]]
+    assert len(gallery(opened.fn(False)[1])) == 8  # ... before any click on it
     grid = client.predict("mnist5k", "3", 0, api_name="/sgan_samples")
     assert len(gallery(grid)) == 8 and grid == app.demo_context.models["sgan"].grid("mnist5k", "3", 0)
     assert len(gallery(client.predict("mnist5k", 0, api_name="/sgan_rows"))) == 80

@@ -29,7 +29,7 @@ from demo.serving import NoiseBatcher, NoiseJob  # noqa: E402
 from demo.stacked_tab import (MISSING, N, NO_TABLE, UNREADABLE, StackedDemo,  # noqa: E402
                               verdict_summary)
 from demo.tabs import Context  # noqa: E402
-from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, pngs  # noqa: E402,F401
+from demo_helpers import DATA_URI, LEAK, assert_no_leak, free_port, health_table, pngs  # noqa: E402,F401
 
 # At the bare smoke preset (2 + 2 steps at 2e-4) every image is the same grey; 10 steps at 5e-3 (~1 s per model)
 # make the seeds show, so "the tab shows the pipeline's images of these seeds" can fail.
@@ -316,3 +316,23 @@ def test_the_first_view_is_a_healthy_model_when_health_is_known(root, tmp_path):
     assert healthy_rows(health) == {"stacked-conv"}  # a gate not measured is not a pass
     assert StackedDemo(root, health).first == ("conv", "stacked")
     assert StackedDemo(root, tmp_path / "missing.csv").first == ("dense", "single")  # unknown: the table's order
+
+
+def test_the_quality_line_is_the_health_of_each_models_table_row(demo, tmp_path):
+    """Issue #30: one sentence per model on disk (its row <mode>-<layer> of the stacked table), from the table's
+    health file: a changed file changes the line."""
+    def gates(recall):
+        return [("fid <= 0.5 x noise", "fid", 13.6, 27.8, True), ("recall >= 0.05", "recall", recall, 0.05,
+                                                                   recall >= 0.05)]
+
+    rows = {"single-conv": gates(0.052), "stacked-conv": gates(0.021), "full-conv": gates(0.015),
+            "single-dense": gates(0.0), "single-deepconv": gates(0.2)}  # deep-conv: not on disk, not named
+    health_table(tmp_path / "stacked", "stacked", "shapes", rows)
+    line = demo.quality(tmp_path)
+    assert "Of the 4 models here, 1 passes every health gate of its table row" in line
+    assert "Convolutional, single GAN (row `single-conv`) passes all 2 measured health gates (2 seeds)." in line
+    assert "Dense, single GAN (row `single-dense`) **fails 1 of 2** measured health gates (2 seeds): recall 0 " \
+           "(must be ≥ 0.05)" in line
+    assert "deepconv" not in line and "`results/stacked/health.csv`" in line
+    health_table(tmp_path / "stacked", "stacked", "shapes", {**rows, "single-dense": gates(0.3)})
+    assert "Of the 4 models here, 2 pass every health gate" in demo.quality(tmp_path)
