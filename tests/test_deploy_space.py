@@ -162,7 +162,8 @@ def test_assemble_refuses_a_folder_that_is_not_empty(tmp_path):
 def test_the_app_starts_from_the_space_folder_alone_and_serves_its_page(space, tmp_path):
     """``python app.py PORT`` with the folder as working directory and no PYTHONPATH: every import and every
     model comes from the folder (the repository is not on the path and is not installed), the first page and
-    the app's config (all tabs) are served, and no model fails to load."""
+    the app's config (all tabs) are served, and no model fails to load. With ``SPACE_PYTHON`` (CI: a venv of the
+    Space's runtime requirements alone, ``scripts/runtime_venv.sh``) the app runs on that interpreter."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -173,7 +174,9 @@ def test_the_app_starts_from_the_space_folder_alone_and_serves_its_page(space, t
                GRADIO_ANALYTICS_ENABLED="False", STACKGAN_CACHE=str(tmp_path / "cache"))
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", str(port)], cwd=space, env=env, stdout=out,
+        # SPACE_PYTHON: a fresh venv with the Space's runtime requirements alone (scripts/runtime_venv.sh; CI)
+        python = os.environ.get("SPACE_PYTHON") or sys.executable
+        proc = subprocess.Popen([python, "app.py", str(port)], cwd=space, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         page = config = None
