@@ -1,4 +1,5 @@
-"""One index of every claim of every table: ``python -m bench.index`` (issue #29, first part).
+"""One index of every claim of every table: ``python -m bench.index`` (issue #29); with ``--reports``, each
+table's report is first rebuilt from its own ``runs.csv``, so the whole index comes from the runs files.
 
 Finds each table by its ``results/<table>/verdicts.csv`` (no hand-kept list of papers), reads what the table
 is from its ``table.json`` (:mod:`bench.describe`: title, order, what each claim holds equal; a table without
@@ -226,10 +227,38 @@ def write_index(results: Path) -> dict[str, Path]:
     return {"forest": plot, "phone": phone, "readme": results / "README.md", "html": results / "index.html"}
 
 
+def rebuild_reports(results: Path) -> list[Path]:
+    """Rebuild every table's report from its own ``runs.csv`` (``bench.ablations --report-only`` with the paper,
+    dataset and preset its ``table.json`` records); returns the folders rebuilt. Trains and scores nothing.
+
+    Raises:
+        SystemExit: a table's report could not be rebuilt (the bench says why).
+    """
+    from bench import ablations
+
+    done = []
+    for desc in sorted(Path(results).glob("*/table.json")):
+        folder, t = desc.parent, json.loads(desc.read_text())
+        if not (folder / "runs.csv").is_file():
+            continue
+        code = ablations.main(["--paper", t["paper"], "--dataset", t["dataset"], "--preset", t["preset"],
+                               "--out", str(folder), "--report-only", "--no-progress"])
+        if code:
+            raise SystemExit(f"error: the report of {folder} could not be rebuilt (exit {code})")
+        done.append(folder)
+    return done
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.index", description=__doc__.split("\n\n")[0])
     p.add_argument("--results", type=Path, default=ROOT / "results")
+    p.add_argument("--reports", action="store_true",
+                   help="first rebuild every table's report from its runs.csv (bench.ablations --report-only), so "
+                        "the whole index comes from the runs files with this one command")
     args = p.parse_args(argv)
+    if args.reports:
+        for folder in rebuild_reports(args.results):
+            print(f"rebuilt {folder}/report.md")
     for name, path in write_index(args.results).items():
         print(f"wrote {path}")
     return 0

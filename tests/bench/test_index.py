@@ -81,3 +81,30 @@ def test_the_phone_plot_is_legible_at_390_px(tmp_path):
     assert h > 4 * w  # tall and narrow: one band per claim
     html = (tmp_path / "index.html").read_text()
     assert f'<source media="(max-width: 640px)" srcset="{PHONE}"><img src="forest.png"' in html
+
+
+def test_reports_rebuilds_each_table_from_its_runs_file_then_indexes(tmp_path, monkeypatch):
+    # --reports: one command from the runs files: each table's --report-only, with what its table.json records
+    import json
+
+    from bench import ablations
+
+    base = {"better": "a", "worse": "b", "rival": "b", "n": 4, "why": "w", "text": "A beats B", "metric": "fid",
+            "sesoi": 2.0, "effect": 6.0, "ci_low": 4.0, "ci_high": 8.0, "verdict": "reproduced"}
+    for folder, paper, dataset in (("sgan-shapes", "sgan", "shapes"), ("s2gan", "s2gan", "shapes")):
+        _verdicts(tmp_path / folder, [{**base, "claim": f"{paper}-claim"}])
+        (tmp_path / folder / "runs.csv").write_text("row,seed\n")
+        (tmp_path / folder / "table.json").write_text(json.dumps({"paper": paper, "dataset": dataset,
+                                                                  "preset": "quick"}))
+    (tmp_path / "no-runs").mkdir()
+    (tmp_path / "no-runs" / "table.json").write_text(json.dumps({"paper": "x", "dataset": "y", "preset": "z"}))
+    calls = []
+    monkeypatch.setattr(ablations, "main", lambda argv: calls.append(argv) or 0)
+    assert main(["--results", str(tmp_path), "--reports"]) == 0
+    assert [c[:6] for c in calls] == [["--paper", "s2gan", "--dataset", "shapes", "--preset", "quick"],
+                                      ["--paper", "sgan", "--dataset", "shapes", "--preset", "quick"]]
+    assert all("--report-only" in c and c[c.index("--out") + 1].startswith(str(tmp_path)) for c in calls)
+    assert "(sgan-shapes/report.md)" in (tmp_path / "README.md").read_text()
+    monkeypatch.setattr(ablations, "main", lambda argv: 3)
+    with pytest.raises(SystemExit, match="could not be rebuilt"):
+        main(["--results", str(tmp_path), "--reports"])
