@@ -108,3 +108,24 @@ SWEEPS += (
         issue="#27",
     ),
 )
+
+# Round 3 of issue #27: the budget. After round 2 (d3-fast-d nearest, structure_fd 0.390), the diagnosis script at
+# d3-fast-d's setting and 4x the steps (scripts/s2gan_structure_diagnosis.py --steps 3000 --d-init kaiming
+# --d-steps 3 --g-lr 1e-4 --d-lr 1e-3) drew arrows, circles and hearts on a flat ground (tilted share 0.155,
+# real 0.156; pooled FD against training maps 0.28 at 750 steps, 0.26 at 3,000). Written before running: eligible
+# when both structure gates pass (mean of seeds 0 and 1); then the fewest steps among the eligible (their order
+# here), so quick's budget grows no more than it must.
+FAST_D3 = {**D3, "model.structure_g_lr": 1e-4, "model.structure_d_lr": 1e-3}
+SWEEPS += (
+    Sweep(
+        name="s2gan-structure-budget",
+        **COMMON,
+        candidates=(
+            Candidate("d3-fast-d-1500", {**FAST_D3, "model.structure_steps": 1500}, "2x quick's structure steps"),
+            Candidate("d3-fast-d-3000", {**FAST_D3, "model.structure_steps": 3000}, "4x quick's structure steps"),
+        ),
+        rule=Rule(gates=True),
+        question="How many Structure-GAN steps does the d3-fast-d setting need to pass both structure gates?",
+        issue="#27",
+    ),
+)
