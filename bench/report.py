@@ -232,24 +232,37 @@ def _read_references(path: Path) -> dict[str, float]:
     return {str(m): float(v) for m, v in zip(ref["metric"], ref["value"]) if v == v}
 
 
+def readme_line(paper: str, report: Path, readme_dir: Path) -> str:
+    """One line for the top-level README: the table, its verdict counts (its ``verdicts.csv``, one verdict per
+    claim and rival), the unhealthy rows of its ``health.csv``, and the report to read."""
+    folder = report.parent
+    link = os.path.relpath(report, readme_dir)
+    parts = [f"**`{paper}`**: [{link}]({link})"]
+    verdicts = folder / "verdicts.csv"
+    if verdicts.is_file():
+        v = pd.read_csv(verdicts)
+        counts = v["verdict"].value_counts()
+        parts.append(f"{v['claim'].nunique()} claims; verdicts " +
+                     ", ".join(f"{n} {name}" for name, n in counts.items()))
+    health = folder / "health.csv"
+    if health.is_file():
+        h = pd.read_csv(health)
+        failed = sorted(set(h.loc[h["passed"].astype(str) == "False", "row"]))
+        parts.append(f"rows failing a health gate on val: {', '.join(f'`{r}`' for r in failed)}" if failed
+                     else "every measured row passes its health gates on val")
+    return "; ".join(parts) + "."
+
+
 def update_readme(readme: Path, paper: str, report: Path) -> bool:
-    """Copy the report's "Summary", "Table" and "Claims" sections into ``readme`` between the markers
-    ``<!-- <paper>-results:start -->`` and ``<!-- <paper>-results:end -->``, with a link to the report.
-    Returns False (and changes nothing) when the README has no such markers."""
+    """Write the table's one line (:func:`readme_line`) into ``readme`` between the markers
+    ``<!-- <paper>-results:start -->`` and ``<!-- <paper>-results:end -->``: the README carries one line per
+    table, and the report and the results index carry the rest (issue #29). Returns False (and changes
+    nothing) when the README has no such markers."""
     start, end = f"<!-- {paper}-results:start -->", f"<!-- {paper}-results:end -->"
     text = readme.read_text()
     if start not in text or end not in text:
         return False
-    report_text = report.read_text()
-    header = [ln for ln in report_text.splitlines() if ln.startswith("- Cells finished") or ln.startswith("- Code")]
-    summary = []
-    if "\n## Summary\n" in report_text:
-        summary = ["**Summary**", "", report_text.split("\n## Summary\n", 1)[1].split("\n## ", 1)[0].strip(), ""]
-    body = report_text.split("\n## Table\n", 1)[-1].split("\n## Plots\n", 1)[0].split("\n## Samples\n", 1)[0]
-    body = body.replace("\n## Claims\n", "\n**Claims**\n")
-    link = os.path.relpath(report, readme.parent)
-    block = "\n".join([start, f"_Copied from [`{link}`]({link}) by `--report-only`; do not edit by hand._", "",
-                       *header, "", *summary, body.strip(), end])
+    block = "\n".join([start, "- " + readme_line(paper, report, readme.parent), end])
     readme.write_text(text.split(start, 1)[0] + block + text.split(end, 1)[1])
     return True
 

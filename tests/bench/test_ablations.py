@@ -94,8 +94,9 @@ def test_readme_results_section_is_replaced_between_markers(tmp_path):
     assert update_readme(readme, "stackgan", report)
     text = readme.read_text()
     assert text.startswith("intro\n<!-- stackgan-results:start -->") and text.endswith("<!-- stackgan-results:end -->\noutro\n")
-    assert "old" not in text and "| 1 |" in text and "**Claims**" in text and "Cells finished: 3 of 33" in text
-    assert "ablation.png" not in text and "(results/stackgan/report.md)" in text
+    assert "old" not in text and "| 1 |" not in text and "(results/stackgan/report.md)" in text
+    pd.DataFrame({"row": ["a", "b"], "passed": [True, False]}).to_csv(report.parent / "health.csv", index=False)
+    assert update_readme(readme, "stackgan", report) and "failing a health gate on val: `b`" in readme.read_text()
     other = tmp_path / "OTHER.md"
     other.write_text("no markers\n")
     assert not update_readme(other, "stackgan", report) and other.read_text() == "no markers\n"

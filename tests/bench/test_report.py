@@ -145,8 +145,10 @@ def test_readme_copy_includes_the_summary(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("x\n<!-- toy-results:start -->\n<!-- toy-results:end -->\n")
     assert update_readme(readme, "toy", out / "report.md")
-    text = readme.read_text()
-    assert "**Summary**" in text and "**Claims**" in text and "- Code: every cell comes from commit" in text
+    text = readme.read_text()  # one line: the verdict counts of the table's verdicts.csv and the report's link
+    counts = pd.read_csv(out / "verdicts.csv")["verdict"].value_counts()
+    assert text.count("\n") == 4 and "(results/toy/report.md)" in text
+    assert all(f"{n} {v}" in text for v, n in counts.items())
 
 
 @pytest.mark.parametrize("bad", [("cond_acc", -0.1), ("cond_acc",)])

@@ -97,7 +97,7 @@ def test_report_only_fills_the_readme_block_named_after_the_default_folder(out, 
     assert ab.main(args) == 0
     own, other = readme.read_text().split("<!-- stackgan-results:end -->")
     assert own.endswith("old\n")
-    assert "results/stackgan-mnist5k/report.md" in other and "**Claims**" in other and other.endswith("b\n")
+    assert "results/stackgan-mnist5k/report.md" in other and "claims; verdicts" in other and other.endswith("b\n")
 
 
 def test_replicate_trains_new_seeds_and_tests_agreement_within_sesoi(out, capsys):
