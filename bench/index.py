@@ -228,21 +228,23 @@ def write_index(results: Path) -> dict[str, Path]:
 
 
 def rebuild_reports(results: Path) -> list[Path]:
-    """Rebuild every table's report from its own ``runs.csv`` (``bench.ablations --report-only`` with the paper,
-    dataset and preset its ``table.json`` records); returns the folders rebuilt. Trains and scores nothing.
+    """Rebuild every table's report from its own ``runs.csv``: ``python -m bench.ablations --report-only`` (a
+    process of its own: the bench imports this module) with the paper, dataset and preset its ``table.json``
+    records; returns the folders rebuilt. Trains and scores nothing.
 
     Raises:
         SystemExit: a table's report could not be rebuilt (the bench says why).
     """
-    from bench import ablations
+    import subprocess
 
     done = []
     for desc in sorted(Path(results).glob("*/table.json")):
         folder, t = desc.parent, json.loads(desc.read_text())
         if not (folder / "runs.csv").is_file():
             continue
-        code = ablations.main(["--paper", t["paper"], "--dataset", t["dataset"], "--preset", t["preset"],
-                               "--out", str(folder), "--report-only", "--no-progress"])
+        argv = [sys.executable, "-m", "bench.ablations", "--paper", t["paper"], "--dataset", t["dataset"],
+                "--preset", t["preset"], "--out", str(folder), "--report-only", "--no-progress"]
+        code = subprocess.run(argv, cwd=ROOT).returncode
         if code:
             raise SystemExit(f"error: the report of {folder} could not be rebuilt (exit {code})")
         done.append(folder)

@@ -87,7 +87,7 @@ def test_reports_rebuilds_each_table_from_its_runs_file_then_indexes(tmp_path, m
     # --reports: one command from the runs files: each table's --report-only, with what its table.json records
     import json
 
-    from bench import ablations
+    import subprocess
 
     base = {"better": "a", "worse": "b", "rival": "b", "n": 4, "why": "w", "text": "A beats B", "metric": "fid",
             "sesoi": 2.0, "effect": 6.0, "ci_low": 4.0, "ci_high": 8.0, "verdict": "reproduced"}
@@ -99,12 +99,17 @@ def test_reports_rebuilds_each_table_from_its_runs_file_then_indexes(tmp_path, m
     (tmp_path / "no-runs").mkdir()
     (tmp_path / "no-runs" / "table.json").write_text(json.dumps({"paper": "x", "dataset": "y", "preset": "z"}))
     calls = []
-    monkeypatch.setattr(ablations, "main", lambda argv: calls.append(argv) or 0)
+
+    def run(argv, **kw):
+        calls.append(argv[3:])  # [python, -m, bench.ablations, ...]
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(subprocess, "run", run)
     assert main(["--results", str(tmp_path), "--reports"]) == 0
     assert [c[:6] for c in calls] == [["--paper", "s2gan", "--dataset", "shapes", "--preset", "quick"],
                                       ["--paper", "sgan", "--dataset", "shapes", "--preset", "quick"]]
     assert all("--report-only" in c and c[c.index("--out") + 1].startswith(str(tmp_path)) for c in calls)
     assert "(sgan-shapes/report.md)" in (tmp_path / "README.md").read_text()
-    monkeypatch.setattr(ablations, "main", lambda argv: 3)
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: subprocess.CompletedProcess(argv, 3))
     with pytest.raises(SystemExit, match="could not be rebuilt"):
         main(["--results", str(tmp_path), "--reports"])
