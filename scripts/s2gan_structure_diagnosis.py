@@ -33,34 +33,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.data import load_dataset  # noqa: E402
 from core.losses import bce  # noqa: E402
+from core.metrics.domain import structure_distance  # noqa: E402
 from core.models.s2gan import StructureDiscriminator, StructureGenerator, resize_normals, sample_uniform  # noqa: E402
+from core.nn import init_discriminator  # noqa: E402
 
 FLAT_COS = float(np.cos(np.deg2rad(5.0)))
-
-
-def pooled(maps: torch.Tensor) -> np.ndarray:
-    """``[N, 3, S, S]`` maps → ``[N, 192]``: resized to 32², then 8 × 8 average pools (docs/s2gan.md round 2)."""
-    return F.avg_pool2d(resize_normals(maps.float(), 32), 4).flatten(1).double().numpy()
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(ca @ cb).real
-    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root))
-
-
-def he_init(D: torch.nn.Module) -> None:
-    for m in D.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-            torch.nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
-            torch.nn.init.zeros_(m.bias)
 
 
 def g_forward(G: StructureGenerator, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,11 +87,10 @@ def main(argv=None) -> None:
     torch.manual_seed(a.seed)
     train = load_dataset("shapes", split="train", resolution=32)
     real_all = resize_normals(torch.stack([train[i]["normals"] for i in range(len(train))]), a.size)
-    ref = pooled(real_all[:1000])
+    ref = real_all[:1000]
     real_stats = stats(real_all[:256])
     G, D = StructureGenerator(100, a.ngf, a.size), StructureDiscriminator(a.ndf, a.size, center=a.d_center)
-    if a.d_init == "kaiming":
-        he_init(D)
+    init_discriminator(D, a.d_init)
     if a.no_d_dropout:
         for m in D.modules():
             if isinstance(m, (torch.nn.Dropout, torch.nn.Dropout2d)):
@@ -149,7 +131,7 @@ def main(argv=None) -> None:
         maps = sample(G, 1000 if step % a.fd_every == 0 else 256, 100, gen)
         rec.update(stats(maps[:256]))
         if step % a.fd_every == 0:
-            rec["fd8"] = frechet(pooled(maps), ref)
+            rec["fd8"] = structure_distance(maps, ref)  # the registered structure_fd's measure
         print(json.dumps({k: (round(x, 5) if isinstance(x, float) else x) for k, x in rec.items()}), flush=True)
         log.write(json.dumps(rec) + "\n")
         log.flush()
