@@ -38,7 +38,10 @@ def _get(cfg, dotted: str):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--paper", required=True)
-    p.add_argument("--row", required=True)
+    p.add_argument("--row", required=True, help="a row of the table (or of --sweep)")
+    p.add_argument("--sweep", default=None, help="take the row from this sweep (bench/sweeps/), with --candidate's "
+                                                 "overrides on top")
+    p.add_argument("--candidate", default=None, help="with --sweep: the candidate whose overrides apply")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--preset", default="quick")
     p.add_argument("--dataset", default=None, help="default: the table's")
@@ -53,9 +56,18 @@ def main(argv=None) -> int:
     import json
 
     table = get_table(a.paper)
-    row = next((r for r in table.rows_for(a.preset) if r.id == a.row), None)
+    rows = table.rows_for(a.preset)
+    if a.sweep:
+        from bench.sweep import candidate_rows, sweeps
+
+        sweep = sweeps()[a.sweep]
+        rows = [replace(r, id=r.id.split(":", 1)[1]) for r in candidate_rows(sweep, table)
+                if r.id.split(":", 1)[0] == a.candidate]
+        if not rows:
+            p.error(f"sweep {a.sweep} has no candidate {a.candidate!r}: {[c.name for c in sweep.candidates]}")
+    row = next((r for r in rows if r.id == a.row), None)
     if row is None:
-        p.error(f"no row {a.row!r} in {a.paper}; rows: {[r.id for r in table.rows_for(a.preset)]}")
+        p.error(f"no row {a.row!r}; rows: {[r.id for r in rows]}")
     if row.unit.parent is not None:
         p.error(f"{a.row} has a parent unit; this script measures rows trained in one run")
     args = argparse.Namespace(preset=a.preset, dataset=a.dataset or table.dataset, device="cpu", threads=1,
