@@ -4,7 +4,8 @@ Trains one row of a table for a multiple of its preset's steps, keeping a checkp
 steps, then scores each kept checkpoint on ``val`` (the row's health metrics, as ``bench.health`` measures
 them; never the test split). One long run stands in for separate runs at 1×, 2×, 4×... only where the
 preset's rates do not depend on the total steps (constant rates: the stacked study, S²-GAN). ``--scale``
-multiplies the listed step fields of the row's config.
+multiplies the listed step fields of the row's own unit (its parents, e.g. SGAN's encoder or a Stage-I, train
+at the preset's budget).
 
     OMP_NUM_THREADS=1 python scripts/budget_curve.py --paper stacked --row single-deepconv --seed 0 \\
         --scale 4 --steps-fields model.stage1_steps model.stage2_steps --every 1200 --out /work/budget/deepconv
@@ -68,8 +69,6 @@ def main(argv=None) -> int:
     row = next((r for r in rows if r.id == a.row), None)
     if row is None:
         p.error(f"no row {a.row!r}; rows: {[r.id for r in rows]}")
-    if row.unit.parent is not None:
-        p.error(f"{a.row} has a parent unit; this script measures rows trained in one run")
     args = argparse.Namespace(preset=a.preset, dataset=a.dataset or table.dataset, device="cpu", threads=1,
                               no_progress=False, eval_n=None, inception=False)
     base = unit_config(row.unit, a.preset, a.seed, args.dataset, "cpu", a.out)
