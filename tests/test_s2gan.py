@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -560,3 +561,22 @@ def test_structure_g_rate_and_d_steps_change_only_the_structure_phase():
                                _batch())
         counts[k] = {role: o.steps for role, o in opts.items()}
     assert counts == {1: {"d_structure": 1, "g_structure": 1}, 3: {"d_structure": 3, "g_structure": 1}}
+
+
+# Issue #27's test on the shipped Structure-GAN, with the table's gate (bench/tables/s2gan.py
+# STRUCTURE_SPREAD_GATE: at least half of real val maps' spread, 0.062 at 32 px) declared here as a number: 64
+# sampled normal maps at fixed seeds must differ by a per-pixel std of at least 0.031. The shipped model is the
+# collapsed one (docs/s2gan.md, "Why the Structure-GAN collapses"): it measures 0.0046, so this is a strict xfail
+# until a healthy Structure-GAN is shipped; then the mark goes and the test guards it.
+STRUCTURE_SPREAD_MIN = 0.031
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the shipped s2gan-shapes Structure-GAN is collapsed (spread 0.0046 < 0.031); #27 ships a healthy one")
+def test_the_shipped_structure_gan_draws_different_maps():
+    from core.metrics.domain import normal_spread
+
+    pipe = Pipeline.from_checkpoint(Path(__file__).resolve().parent.parent / "results/checkpoints/s2gan-shapes")
+    maps = pipe.generate(seeds=range(64))["normals"]
+    assert torch.equal(maps, pipe.generate(seeds=range(64))["normals"])  # fixed seeds: one number
+    assert normal_spread(maps) >= STRUCTURE_SPREAD_MIN
