@@ -442,24 +442,26 @@ def test_the_paper_figures_are_drawn_from_a_checkpoint(runs, tmp_path, capsys):
     assert "not a full S²-GAN" in capsys.readouterr().err
 
 
-def test_structure_d_lr_sets_only_the_structure_ds_rate_and_only_in_the_structure_phase():
-    """quick's Structure-D trains faster than the rest (chosen on val: bench/sweeps/s2gan_structure.py); 0, or a
-    value equal to lr, is the reference (every network at lr), and both canonicalise alike."""
-    from core.models.s2gan import _phases
+@pytest.mark.parametrize("field,phase,role", [("structure_d_lr", "structure", "d_structure"),
+                                                ("style_d_lr", "style", "d_style")])
+def test_a_d_rate_sets_only_that_ds_rate_and_only_in_its_own_phase(field, phase, role):
+    """The Structure-D's and the Style-D's rates can be set apart from ``lr`` (probed on val:
+    bench/sweeps/s2gan_structure.py); 0, or a value equal to lr, is the reference (every network at lr), and both
+    canonicalise alike. The joint phase keeps its own rates."""
+    from core.models.s2gan import _canonical, _phases
     base = build_config("s2gan", "smoke", {"model.lr": 2e-4, "model.joint_steps": 2})
-    fast = build_config("s2gan", "smoke", {"model.lr": 2e-4, "model.structure_d_lr": 1e-3, "model.joint_steps": 2})
+    fast = build_config("s2gan", "smoke", {"model.lr": 2e-4, f"model.{field}": 1e-3, "model.joint_steps": 2})
 
     def rates(run):
-        return {(p.name, role): o.lr for p in _phases(run) for role, o in p.optimize.items()}
+        return {(p.name, r): o.lr for p in _phases(run) for r, o in p.optimize.items()}
 
     a, b = rates(base), rates(fast)
-    assert {k for k in a if a[k] != b[k]} == {("structure", "d_structure")}
-    assert b[("structure", "d_structure")] == 1e-3 and a[("structure", "d_structure")] == 2e-4
-    from core.models.s2gan import _canonical
-    assert _canonical(S2ganConfig(lr=2e-4, structure_d_lr=2e-4)) == _canonical(S2ganConfig(lr=2e-4))
-    assert _canonical(S2ganConfig(lr=2e-4, structure_d_lr=1e-3)) != _canonical(S2ganConfig(lr=2e-4))
-    with pytest.raises(ConfigError, match="structure_d_lr"):
-        S2GAN(dataclasses.replace(base.model, structure_d_lr=-1.0), SMOKE)
+    assert {k for k in a if a[k] != b[k]} == {(phase, role)}
+    assert b[(phase, role)] == 1e-3 and a[(phase, role)] == 2e-4
+    assert _canonical(S2ganConfig(lr=2e-4, **{field: 2e-4})) == _canonical(S2ganConfig(lr=2e-4))
+    assert _canonical(S2ganConfig(lr=2e-4, **{field: 1e-3})) != _canonical(S2ganConfig(lr=2e-4))
+    with pytest.raises(ConfigError, match=field):
+        S2GAN(dataclasses.replace(base.model, **{field: -1.0}), SMOKE)
 
 
 def test_a_centered_structure_d_sees_the_viewer_facing_normal_as_zero():

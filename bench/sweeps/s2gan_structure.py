@@ -13,7 +13,9 @@ normal maps as its images, so only the structure metrics mean anything for it.
 - ``s2gan-structure-init`` (issue #27): after the diagnosis (the Structure-D starts blind under N(0, 0.02),
   ``scripts/s2gan_structure_diagnosis.py``), He-initialised Structure-Ds with three ways of letting D keep
   ahead of G. Rule written before it ran: eligible when both structure gates pass (mean of seeds 0 and 1);
-  then the lowest mean val structure FD.
+  then the lowest mean val structure FD. Rounds 2 and 3 (``s2gan-structure-d3``, ``s2gan-structure-budget``) below.
+- ``s2gan-style-init`` and ``s2gan-style-balance`` (issue #27): the Style-GAN's style noise (the table's
+  ``style-fcn`` row), with the Style-D's initialisation and then ways of holding a sighted Style-D back.
 """
 from bench.spec import Row, Unit
 from bench.sweep import Candidate, Rule, Sweep
@@ -66,22 +68,18 @@ SWEEPS = (
 # Style-D is the same no-BN N(0, 0.02) stack as the Structure-D. Rule written before running: eligible when
 # every gate of the row passes (FID, diversity at a fixed structure against real images of the same shape
 # class, recall; mean of seeds 0 and 1); then the lowest mean val FID.
+STYLE_COMMON = dict(paper="s2gan", dataset="shapes", preset="quick", rows=("style-fcn",), seeds=(0, 1),
+                    rule=Rule(gates=True, minimise="fid"), issue="#27")
 SWEEPS += (
     Sweep(
         name="s2gan-style-init",
-        paper="s2gan",
-        dataset="shapes",
-        preset="quick",
-        rows=("style-fcn",),
+        **STYLE_COMMON,
         candidates=(
             Candidate("reference", {}, "the reference's N(0, 0.02) Style-D"),
             Candidate("he", {"model.style_d_init": "kaiming"}, "a He-normal Style-D"),
         ),
-        seeds=(0, 1),
-        rule=Rule(gates=True, minimise="fid"),
         metrics=("fid", "diversity", "recall"),
         question="Does a He-initialised Style-D make the Style-GAN use its style noise?",
-        issue="#27",
     ),
 )
 
@@ -127,5 +125,27 @@ SWEEPS += (
         rule=Rule(gates=True),
         question="How many Structure-GAN steps does the d3-fast-d setting need to pass both structure gates?",
         issue="#27",
+    ),
+)
+
+# The Style-GAN's style noise, round 2 (issue #27). s2gan-style-init found the reference's N(0, 0.02) Style-D blind
+# (renderings of one structure alike: diversity 0.030 against a gate of 0.16) and a He-normal Style-D at the
+# reference's rates overpowering G (diversity 0.171 but FID 53.7, coloured static). Each candidate keeps the
+# He-normal Style-D and holds it back one way: the reference code's own margin rule (skip D's update while both its
+# errors are below 0.3; quick turns it off), or D at a tenth of G's rate. Rule written before running: eligible when
+# every gate of the row passes (mean of seeds 0 and 1); then the lowest mean val FID.
+HE_STYLE = {"model.style_d_init": "kaiming"}
+SWEEPS += (
+    Sweep(
+        name="s2gan-style-balance",
+        **STYLE_COMMON,
+        candidates=(
+            Candidate("he-margin", {**HE_STYLE, "model.margin_rule": True},
+                      "He-normal Style-D held back by the reference's margin rule"),
+            Candidate("he-slow-d", {**HE_STYLE, "model.style_d_lr": 2e-5}, "He-normal Style-D at a tenth of G's rate"),
+        ),
+        metrics=("fid", "diversity", "recall", "log:skip_d_style"),
+        question="Does a sighted Style-D held back (margin rule, or a slower rate) make the Style-GAN use its "
+                 "style noise without drawing static?",
     ),
 )

@@ -286,6 +286,8 @@ class S2ganConfig:
     structure_d_steps: int = 1      # Structure-D updates per Structure-G update in the structure phase (the
                                     # reference: 1); each sees the step's real maps against fresh fakes
     structure_d_center: bool = False  # the Structure-D sees n − (0, 0, 1); False: the reference
+    style_d_lr: float = 0.0         # the Style-D's (and the single DCGAN's D's) rate in its independent phase; 0:
+                                    # ``lr`` (the reference)
     structure_d_init: str = "normal"  # the Structure-D's weights: "normal" N(0, 0.02) (the reference's) or
                                       # "kaiming" He-normal (core.nn.init_discriminator; docs/s2gan.md, issue #27)
     style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same two choices
@@ -331,9 +333,9 @@ def _check(cfg: S2ganConfig, resolution: int | None = None) -> None:
     for name in ("structure_d_init", "style_d_init"):
         if getattr(cfg, name) not in D_INITS:
             raise ConfigError(f"{name} must be one of {list(D_INITS)}, got {getattr(cfg, name)!r}")
-    if cfg.structure_d_lr < 0 or cfg.structure_g_lr < 0:
-        raise ConfigError(f"structure_d_lr and structure_g_lr must be >= 0 (0: lr), got {cfg.structure_d_lr}, "
-                          f"{cfg.structure_g_lr}")
+    if cfg.structure_d_lr < 0 or cfg.structure_g_lr < 0 or cfg.style_d_lr < 0:
+        raise ConfigError(f"structure_d_lr, structure_g_lr and style_d_lr must be >= 0 (0: lr), got "
+                          f"{cfg.structure_d_lr}, {cfg.structure_g_lr}, {cfg.style_d_lr}")
     if cfg.structure_d_steps < 1:
         raise ConfigError(f"structure_d_steps must be >= 1, got {cfg.structure_d_steps}")
     if cfg.fcn_weight < 0 or cfg.joint_structure_scale < 0:
@@ -361,6 +363,8 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
         cfg = replace(cfg, structure_d_lr=d.structure_d_lr)
     if cfg.structure_g_lr == cfg.lr:
         cfg = replace(cfg, structure_g_lr=d.structure_g_lr)
+    if cfg.style_d_lr == cfg.lr:
+        cfg = replace(cfg, style_d_lr=d.style_d_lr)
     if not cfg.structure:
         cfg = replace(cfg, structure_size=d.structure_size, structure_z_dim=d.structure_z_dim,
                       structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr,
@@ -369,7 +373,7 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
                       structure_d_center=d.structure_d_center)
     if not (cfg.style or cfg.single):
         cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf,
-                      style_d_init=d.style_d_init)
+                      style_d_init=d.style_d_init, style_d_lr=d.style_d_lr)
     if not uses_fcn(cfg):
         cfg = replace(cfg, **{k: getattr(d, k) for k in _FCN_FIELDS})
         if not (cfg.style and not cfg.single and cfg.style_steps):
@@ -463,7 +467,8 @@ def _phases(run) -> list[Phase]:
     cfg: S2ganConfig = run.model
     structure = {"d_structure": _adam(run, ("netD_structure",), cfg.structure_d_lr or cfg.lr),
                  "g_structure": _adam(run, ("netG_structure",), cfg.structure_g_lr or cfg.lr)}
-    style = {"d_style": _adam(run, ("netD_style",), cfg.lr), "g_style": _adam(run, ("netG_style",), cfg.lr)}
+    style = {"d_style": _adam(run, ("netD_style",), cfg.style_d_lr or cfg.lr),
+             "g_style": _adam(run, ("netG_style",), cfg.lr)}
     phases = []
     if cfg.structure and cfg.structure_steps:
         phases.append(Phase("structure", cfg.structure_steps, structure))
