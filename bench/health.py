@@ -206,8 +206,9 @@ def read_log(log: Path) -> dict[int, dict]:
     return records
 
 
-def log_tail_mean(log: Path, key: str, tail: float = LOG_TAIL) -> float:
-    """The mean of ``key`` over the last ``tail`` of the training steps that log it.
+def log_tail_mean(log: Path, key: str, tail: float = LOG_TAIL, until: int | None = None) -> float:
+    """The mean of ``key`` over the last ``tail`` of the training steps that log it (up to step ``until``
+    when given: the value a run stopped there would have had, for a checkpoint partway through).
 
     :mod:`core.train` appends one JSON line per logged step to ``<run>/log.jsonl``
     (``{"step", "phase", "time", "lr_<role>", <losses>}``, every ``log_every`` steps and at each phase's
@@ -218,7 +219,7 @@ def log_tail_mean(log: Path, key: str, tail: float = LOG_TAIL) -> float:
     Raises:
         FileNotFoundError: no log; ValueError: no line logs ``key``.
     """
-    records = read_log(log)
+    records = {s: r for s, r in read_log(log).items() if until is None or s <= until}
     steps = sorted(records)
     logged = [s for s in steps if key in records[s]]
     if not logged:

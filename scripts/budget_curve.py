@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd  # noqa: E402
 
 from bench.cells import eval_n, get_table, train_unit, unit_config  # noqa: E402
-from bench.health import HEALTH_SPLIT, measure_run  # noqa: E402
+from bench.health import HEALTH_SPLIT, LOG_PREFIX, log_tail_mean, measure_run  # noqa: E402
 from core.checkpoint import list_checkpoints  # noqa: E402
 
 
@@ -88,7 +88,10 @@ def main(argv=None) -> int:
     for step, ckpt in list_checkpoints(run):
         if not ckpt.name.startswith("step_"):
             continue
-        got, errors = measure_run(ckpt, keys, table, args, HEALTH_SPLIT, eval_n(table, args))
+        scored = [k for k in keys if not k.startswith(LOG_PREFIX)]
+        got, errors = measure_run(ckpt, scored, table, args, HEALTH_SPLIT, eval_n(table, args)) if scored else ({}, {})
+        for k in [k for k in keys if k.startswith(LOG_PREFIX)]:  # the training log up to this checkpoint
+            got[k] = log_tail_mean(run / "log.jsonl", k[len(LOG_PREFIX):], until=step)
         print(step, {k: round(v, 4) for k, v in got.items()}, errors or "", flush=True)
         recs += [{"row": a.row, "seed": a.seed, "step": step, "metric": k, "value": v} for k, v in got.items()]
     frame = pd.DataFrame(recs)

@@ -88,6 +88,8 @@ def test_log_metric_is_averaged_over_the_last_tenth_of_its_steps(tmp_path):
     assert health.log_tail_mean(tmp_path / "log.jsonl", "loss_q0") == pytest.approx(sum(range(1910, 2001, 10)) / 10)
     _write_log(tmp_path, [{"step": s, "x": float(s)} for s in range(10, 1001, 10)])
     assert health.log_tail_mean(tmp_path / "log.jsonl", "x") == pytest.approx(955.0)  # steps 910..1000
+    # stopped at step 500: the last tenth of 0..500 is steps 460..500
+    assert health.log_tail_mean(tmp_path / "log.jsonl", "x", until=500) == pytest.approx(480.0)
     with pytest.raises(ValueError, match="loss_q1"):
         health.log_tail_mean(tmp_path / "log.jsonl", "loss_q1")
 
