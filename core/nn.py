@@ -12,7 +12,7 @@ from torch import nn
 
 from core.errors import ConfigError
 
-D_INITS = ("normal", "kaiming")
+D_INITS = ("normal", "kaiming", "kaiming-zero-head")
 
 
 def init_weights(module: nn.Module) -> None:
@@ -27,24 +27,38 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def init_discriminator(module: nn.Module, kind: str) -> None:
+def init_discriminator(module: nn.Module, kind: str, head: nn.Module | None = None) -> None:
     """Re-initialise a discriminator's (or a trunk's) convolutions and linear layers. ``"normal"``: leave
     :func:`init_weights`' N(0, 0.02), the reference codes'. Without BN, each such layer keeps only a fraction
     of its input's spread at small widths (about 0.3 per layer at 16 channels), so a deep D starts blind: its
     logits and its gradient towards G are a thousandth of their He-initialised size (docs/sgan.md,
     docs/s2gan.md). ``"kaiming"``: He-normal for the leaky ReLU (std √(2/(1+0.2²)) / √fan_in), which keeps
-    the spread; biases stay 0.
+    the spread; biases stay 0. ``"kaiming-zero-head"``: the same, then the logit layer's weights and bias set
+    to 0, so D's features see from the first step but its logits, and its gradient towards G, start at 0 and
+    grow only as D learns (a He-normal D's untrained gradient is large and random: docs/s2gan.md, "The
+    Style-GAN's style noise").
+
+    Args:
+        module: the discriminator (or its trunk).
+        kind: one of :data:`D_INITS`.
+        head: the logit layer for ``"kaiming-zero-head"`` (default: the last convolution or linear layer of
+            ``module`` in module order, which for a whole discriminator is its output).
 
     Raises:
-        ConfigError: ``kind`` is neither.
+        ConfigError: ``kind`` is not one of :data:`D_INITS`.
     """
     if kind not in D_INITS:
         raise ConfigError(f"d_init must be one of {list(D_INITS)}, got {kind!r}")
     if kind == "normal":
         return
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+    layers = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for m in layers:
+        nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+    if kind == "kaiming-zero-head":
+        head = head if head is not None else layers[-1]
+        nn.init.zeros_(head.weight)
+        if head.bias is not None:
+            nn.init.zeros_(head.bias)
 
 
 def up_block(in_ch: int, out_ch: int) -> nn.Sequential:

@@ -149,3 +149,27 @@ SWEEPS += (
                  "style noise without drawing static?",
     ),
 )
+
+# Round 3 for the Style-GAN (issue #27). s2gan-style-balance chose nothing (margin rule: FID 54.9, static; a tenth
+# of G's rate: FID 61.2, diversity 0.008, pure static). The measurement that explains it
+# (scripts/s2gan_style_gradients.py, 4 training batches): the Style-G's update is the sum of the adversarial
+# term's gradient and λ·FCN's. With the reference's blind Style-D, at init the adversarial share of the squared
+# gradient norm is 0.000 (|g_adv| 0.0019 against |g_fcn| 0.50): the FCN constraint alone trains G, which renders
+# each structure the same for every z. With a He-normal Style-D it is 0.995 (|g_adv| 7.4): an untrained D's large,
+# random gradient steers G from the first step, and a slower D leaves it random for longer. The candidate keeps the
+# He-normal trunk (D sees from the first step) but sets the logit layer to 0, so D's gradient towards G starts at 0
+# and grows as D learns. Rule written before running: eligible when every gate of the row passes (mean of seeds 0
+# and 1); then the lowest mean val FID.
+SWEEPS += (
+    Sweep(
+        name="s2gan-style-head",
+        **STYLE_COMMON,
+        candidates=(
+            Candidate("he-zero-head", {"model.style_d_init": "kaiming-zero-head"},
+                      "He-normal Style-D whose logit layer starts at 0"),
+        ),
+        metrics=("fid", "diversity", "recall"),
+        question="Does a sighted Style-D whose gradient towards G starts at 0 make the Style-GAN use its style noise "
+                 "without drawing static?",
+    ),
+)

@@ -290,7 +290,8 @@ class S2ganConfig:
                                     # ``lr`` (the reference)
     structure_d_init: str = "normal"  # the Structure-D's weights: "normal" N(0, 0.02) (the reference's) or
                                       # "kaiming" He-normal (core.nn.init_discriminator; docs/s2gan.md, issue #27)
-    style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same two choices
+    style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same choices, or
+                                    # "kaiming-zero-head" (He-normal, logit layer 0: core.nn.init_discriminator)
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this

@@ -179,7 +179,7 @@ class _QDiscriminator(nn.Module):
         self.adv = nn.Linear(hidden, 1)
         self.q = nn.Sequential(nn.Linear(hidden, z_dim), nn.Sigmoid())
         init_weights(self)
-        init_discriminator(self.trunk, init)
+        init_discriminator(self.trunk, init, head=self.adv)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (the level's input) → (logits ``[B]``, ẑ ``[B, Z]`` in [0, 1])."""

@@ -1,0 +1,60 @@
+"""core.nn.init_discriminator: the three initialisations of a discriminator (issue #27)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from core.errors import ConfigError
+from core.nn import D_INITS, init_discriminator, init_weights
+
+
+def _d(kind: str, seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    d = nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(16, 16, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Flatten(), nn.Linear(16 * 4 * 4, 1))
+    init_weights(d)
+    init_discriminator(d, kind)
+    return d
+
+
+def test_a_zero_head_d_sees_its_input_but_gives_g_no_gradient_until_it_learns():
+    x = torch.randn(32, 3, 16, 16)
+    he, zero = _d("kaiming"), _d("kaiming-zero-head")
+    # the same He-normal features (same seed, same draws), only the logit layer differs
+    assert torch.equal(he[:-1](x), zero[:-1](x)) and he[:-1](x).std() > 0.1
+    assert he(x).std() > 0.1
+    assert torch.equal(zero(x), torch.zeros(32, 1))
+    fake = x.clone().requires_grad_(True)
+    zero(fake).sum().backward()
+    assert torch.equal(fake.grad, torch.zeros_like(fake))  # nothing reaches G at init
+    # one D step on real (x) against a constant image: the head learns from the sighted features at once
+    opt = torch.optim.Adam(zero.parameters(), lr=1e-3)
+    opt.zero_grad()
+    const = torch.zeros_like(x)
+    loss = nn.functional.binary_cross_entropy_with_logits(zero(x), torch.ones(32, 1)) + \
+        nn.functional.binary_cross_entropy_with_logits(zero(const), torch.zeros(32, 1))
+    loss.backward()
+    opt.step()
+    assert zero(x).std() > 0 and (zero(x).mean() - zero(const).mean()) > 0
+
+
+def test_a_named_head_is_the_one_zeroed():
+    torch.manual_seed(0)
+    trunk, adv = nn.Sequential(nn.Linear(8, 8), nn.LeakyReLU(0.2)), nn.Linear(8, 1)
+    init_discriminator(trunk, "kaiming-zero-head", head=adv)
+    assert trunk[0].weight.abs().sum() > 0 and adv.weight.abs().sum() == 0 and adv.bias.abs().sum() == 0
+
+
+def test_an_unknown_initialisation_is_refused():
+    assert "normal" in D_INITS
+    with pytest.raises(ConfigError, match="d_init"):
+        _d("xavier")
+
+
+def test_sgan_zeroes_the_adversarial_head_and_keeps_q():
+    from core.models.sgan import _QDiscriminator
+
+    torch.manual_seed(0)
+    d = _QDiscriminator(nn.Sequential(nn.Linear(10, 16), nn.LeakyReLU(0.2)), 16, 4, "kaiming-zero-head")
+    assert d.adv.weight.abs().sum() == 0 and d.q[0].weight.abs().sum() > 0 and d.trunk[0].weight.std() > 0.1
