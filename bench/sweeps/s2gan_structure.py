@@ -173,3 +173,26 @@ SWEEPS += (
                  "without drawing static?",
     ),
 )
+
+# Round 4 for the Structure-GAN (issue #27), after round 3 (s2gan-structure-budget: d3-fast-d passes the spread gate
+# but not structure_fd, 0.416 at 2x and 0.355 at 4x the steps, seeds far apart) and the Style-G's gradient
+# measurement (an untrained He-normal D's gradient towards G is large and random: docs/s2gan.md). The Structure-G has
+# no other loss, so every early step follows D's untrained gradient. Each candidate starts the He-normal
+# Structure-D's logit layer at 0 (kaiming-zero-head), at quick's 750 steps: at the reference's rates and one D
+# update, and at d3-fast-d's (three D updates at ten times G's rate). Rule written before running: eligible when both
+# structure gates pass (mean of seeds 0 and 1); then the lowest mean val structure FD.
+ZERO_HEAD = {"model.structure_d_init": "kaiming-zero-head"}
+SWEEPS += (
+    Sweep(
+        name="s2gan-structure-head",
+        **COMMON,
+        candidates=(
+            Candidate("zh", ZERO_HEAD, "He-normal Structure-D with its logit layer at 0, the reference's rates"),
+            Candidate("zh-d3-fast-d", {**FAST_D3, **ZERO_HEAD}, "the same with d3-fast-d's three D updates at 10x"),
+        ),
+        rule=Rule(gates=True, minimise="structure_fd"),
+        question="Does a Structure-D whose gradient towards G starts at 0 let the Structure-GAN pass both structure "
+                 "gates at quick's steps?",
+        issue="#27",
+    ),
+)
