@@ -11,6 +11,11 @@ batches of 64 real (image, normals) pairs with fresh style noise:
   (Adam normalises the sum, so a term far smaller than the other barely steers G);
 - ``d_sd``: the spread (std) of the Style-D's logits across the real pairs (does D see anything?).
 
+With ``--z-share``, for each trained run it also prints how much z moves the Style-G: over 8 training maps × 8
+style noises, the std of each stage's activation across z at a fixed map, as a share of its std across maps at a
+fixed z (``z/map``), at the trunk's first conv (on the concatenation of the two branches), at its middle and
+at the image.
+
 Only training-split data and fresh noise are used; no evaluation score is read.
 
     OMP_NUM_THREADS=1 python scripts/s2gan_style_gradients.py --run RUN [RUN ...] [--fresh RUN]
@@ -80,11 +85,36 @@ def measure(model, cfg, batches: int, seed: int = 0) -> dict[str, float]:
     return out
 
 
+@torch.no_grad()
+def z_share(model, cfg, maps: int = 8, styles: int = 8, seed: int = 0) -> dict[str, float]:
+    """``{stage: std across z at a fixed map / std across maps at a fixed z}`` of the Style-G in eval mode."""
+    data = load_dataset("shapes", split="train", resolution=cfg.resolution, seed=cfg.dataset_seed)
+    gen = torch.Generator().manual_seed(seed)
+    G = model.netG_style.eval()
+    idx = torch.randint(len(data), (maps,), generator=gen).tolist()
+    normals = resize_normals(torch.stack([data[i]["normals"] for i in idx]), cfg.resolution)  # [M, 3, R, R]
+    z = torch.rand(styles, cfg.model.style_z_dim, generator=gen) * 2 - 1                     # [S, Z]
+    n = normals.repeat_interleave(styles, 0)                                                 # [M·S, 3, R, R]
+    zz = z.repeat(maps, 1)                                                                   # [M·S, Z]
+    stages = {"first trunk conv": G.trunk[0], "trunk middle": G.trunk[6], "image": G.trunk[-1]}
+    acts = {}
+    hooks = [m.register_forward_hook(lambda _m, _i, o, k=k: acts.__setitem__(k, o)) for k, m in stages.items()]
+    G(n, zz)
+    for h in hooks:
+        h.remove()
+    out = {}
+    for k, a in acts.items():
+        a = a.reshape(maps, styles, -1)
+        out[k] = float(a.std(1).mean() / a.std(0).mean())   # across z at a fixed map / across maps at a fixed z
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", nargs="*", type=Path, default=[], help="trained Style-GAN runs (or checkpoints)")
     p.add_argument("--fresh", type=Path, default=None, help="a run whose config builds fresh networks")
     p.add_argument("--batches", type=int, default=4)
+    p.add_argument("--z-share", action="store_true", help="also how much z moves each stage of the trained Style-Gs")
     a = p.parse_args(argv)
     torch.manual_seed(0)
     rows = []
@@ -102,6 +132,11 @@ def main(argv=None) -> int:
         r = measure(model, cfg, a.batches)
         print(f"| {name} | {r['|g_adv|']:.3g} | {r['|g_fcn|']:.3g} | {r['cos']:+.2f} | {r['share_adv']:.3f} | "
               f"{r['d_sd']:.3g} |", flush=True)
+    if a.z_share:
+        print("\n| model | z/map at the first trunk conv | trunk middle | image |\n|---|---|---|---|")
+        for name, model, cfg in rows[2 if a.fresh is not None else 0:]:
+            r = z_share(model, cfg)
+            print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in r.values()) + " |", flush=True)
     return 0
 
 
