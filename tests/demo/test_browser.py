@@ -10,6 +10,7 @@ it goes to a temp folder).
 Skipped when Chromium is not installed, unless REQUIRE_BROWSER=1 (CI sets it, after installing
 chromium and chromium-driver), in which case a missing browser fails the test.
 """
+import contextlib
 import os
 import shutil
 import time
@@ -194,11 +195,10 @@ def test_browser_desktop_and_phone(browser, free_port, tmp_path):
         app.close()
 
 
-def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
-    """The S²-GAN tab with the shipped models, at 390 px: its three strips show before any click, every image
-    loaded, at least 64 px wide and within the screen; "Next image" then renders the next real structure. The
-    SGAN tab's eight-image strips and the stacked study's galleries, the same."""
-    from selenium.webdriver.common.by import By
+@contextlib.contextmanager
+def _phone_app(browser, free_port):
+    """The demo served with the shipped models and opened at phone size; yields a 60-s WebDriverWait, and closes
+    the app afterwards."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     app = build_app()
@@ -206,7 +206,18 @@ def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
     try:
         _viewport(browser, *PHONE)
         browser.get(url)
-        wait = WebDriverWait(browser, 60)
+        yield WebDriverWait(browser, 60)
+    finally:
+        app.close()
+
+
+def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
+    """The S²-GAN tab with the shipped models, at 390 px: its three strips show before any click, every image
+    loaded, at least 64 px wide and within the screen; "Next image" then renders the next real structure. The
+    SGAN tab's eight-image strips and the stacked study's galleries, the same."""
+    from selenium.webdriver.common.by import By
+
+    with _phone_app(browser, free_port) as wait:
         wait.until(lambda d: any(b.text.strip() == "S²-GAN" for b in d.find_elements(By.CSS_SELECTOR,
                                                                                    "button[role=tab]")))
         _tab(browser, "S²-GAN").click()
@@ -241,8 +252,6 @@ def test_browser_model_tabs_on_a_phone(browser, free_port, tmp_path):
             wait.until(lambda d, s=s, n=n: len(_names(d, s)) == n)
             for i in _images(browser, s):
                 assert i["loaded"] and i["onTop"] and i["right"] <= i["vw"] and i["width"] >= 64, (s, i)
-    finally:
-        app.close()
 
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
@@ -308,15 +317,9 @@ def test_browser_phone_first_view_every_tab_and_its_quality_line(browser, free_p
     Results tab's sample sheets small, lazy and described; and after an example far down the page is tapped, its
     images are brought into view."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     expected = _quality_expected()
-    app = build_app()
-    _, url, _ = launch(app, port=free_port(), block=False)
-    try:
-        _viewport(browser, *PHONE)
-        browser.get(url)
-        wait = WebDriverWait(browser, 60)
+    with _phone_app(browser, free_port) as wait:
         buttons = {b.text.strip(): b for b in _phone_first_view(browser, wait)}
         for title, button in buttons.items():
             browser.execute_script("window.scrollTo(0, 0)")
@@ -351,8 +354,6 @@ def test_browser_phone_first_view_every_tab_and_its_quality_line(browser, free_p
         time.sleep(1.5)  # the smooth scroll
         one, two = _box(browser, "#stage1-gallery"), _box(browser, "#stage2-gallery")
         assert -1 <= one["top"] < PHONE[1] and two["top"] < PHONE[1], (one, two)
-    finally:
-        app.close()
 
 
 def _regenerated(results: Path, out: Path) -> Path:
