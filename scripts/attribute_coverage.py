@@ -21,11 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats → uint8 [0, 255]."""
-    return ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
 def shares(pred: torch.Tensor, classes: int) -> torch.Tensor:
     """Each class's share of the predictions, ``[classes]``."""
     return torch.bincount(pred, minlength=classes).double() / len(pred)
@@ -46,7 +41,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     from core.metrics.classifiers import load_classifier
-    from core.metrics.data import load_real
+    from core.metrics.data import load_real, to_uint8
     from core.pipeline import Pipeline
 
     first = Pipeline.from_checkpoint(a.checkpoint[0])

@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 from bench.cells import eval_n, get_table, train_unit, unit_config  # noqa: E402
 from bench.health import HEALTH_SPLIT, LOG_PREFIX, log_tail_mean, measure_run  # noqa: E402
 from core.checkpoint import list_checkpoints  # noqa: E402
+from core.config import parse_value  # noqa: E402
 
 
 def _get(cfg, dotted: str):
@@ -49,12 +50,10 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=float, default=4.0, help="multiply the step fields by this")
     p.add_argument("--steps-fields", nargs="+", required=True, help="dotted config fields holding the steps")
     p.add_argument("--every", type=int, required=True, help="checkpoint (and score) every this many steps")
-    p.add_argument("--set", action="append", default=[], help="extra dotted override KEY=VALUE (JSON value)")
+    p.add_argument("--set", action="append", default=[], help="extra dotted override KEY=VALUE (as core.train's --set)")
     p.add_argument("--metrics", nargs="*", default=None, help="default: the row's gate metrics")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
-
-    import json
 
     table = get_table(a.paper)
     rows = table.rows_for(a.preset)
@@ -78,7 +77,7 @@ def main(argv=None) -> int:
     over.update({"checkpoint_every": a.every, "keep_last": 1000})
     for kv in a.set:
         k, v = kv.split("=", 1)
-        over[k] = json.loads(v)
+        over[k] = parse_value(v)
     unit = replace(row.unit, overrides=over)
     run, secs = train_unit(unit, args, a.seed, a.out / "runs")
     print(f"trained {run} in {secs:.0f} s", flush=True)

@@ -31,13 +31,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.checkpoint import find_checkpoint, load_submodule, load_weights, parse_frozen, read_meta  # noqa: E402
+from core.checkpoint import find_checkpoint, load_submodule, load_weights, read_meta  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.losses import bce  # noqa: E402
 from core.models import DataInfo  # noqa: E402
 from core.models.s2gan import normal_loss, resize_normals, sample_uniform  # noqa: E402
 from core.resolve import load_config  # noqa: E402
-from core.train import build_model  # noqa: E402
+from core.train import build_model, frozen_networks  # noqa: E402
 
 
 def load(run: Path, style_d_init: str | None = None):
@@ -51,8 +51,7 @@ def load(run: Path, style_d_init: str | None = None):
     model = build_model(cfg, DataInfo(**meta["data_info"]))
     if style_d_init is None:
         load_weights(ckpt, model)
-    for entry in cfg.frozen:
-        name, path, source = parse_frozen(entry)
+    for name, (path, source) in frozen_networks(cfg).items():
         load_submodule(model, name, path, source)
     return model, cfg
 
