@@ -61,6 +61,22 @@ def init_discriminator(module: nn.Module, kind: str, head: nn.Module | None = No
             nn.init.zeros_(head.bias)
 
 
+class MinibatchStd(nn.Module):
+    """Appends one feature that measures the batch's variety (Karras et al., ICLR 2018, §3): the standard
+    deviation of every feature across the batch, averaged to one number and broadcast to every sample.
+    ``[B, C, H, W]`` → ``[B, C + 1, H, W]``, ``[B, F]`` → ``[B, F + 1]``.
+
+    A discriminator fed real and fake batches in separate calls can then tell a batch that covers few modes
+    from a real one, and its gradient pushes the generator's samples apart. Not in the papers this suite
+    reproduces: a departure, set per model by a config switch chosen on ``val`` (``d_mbstd`` and friends).
+    The std is the biased one (a batch of one gives 0, not NaN)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        std = (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()  # scalar
+        extra = std.expand(x.shape[0], 1, *x.shape[2:])            # [B, 1, ...]
+        return torch.cat([x, extra], dim=1)
+
+
 def up_block(in_ch: int, out_ch: int) -> nn.Sequential:
     """StackGAN up-sampling block: nearest ×2, conv3×3 s1, BN, ReLU. [B, in, H, W] → [B, out, 2H, 2W]."""
     return nn.Sequential(

@@ -58,3 +58,36 @@ def test_sgan_zeroes_the_adversarial_head_and_keeps_q():
     torch.manual_seed(0)
     d = _QDiscriminator(nn.Sequential(nn.Linear(10, 16), nn.LeakyReLU(0.2)), 16, 4, "kaiming-zero-head")
     assert d.adv.weight.abs().sum() == 0 and d.q[0].weight.abs().sum() > 0 and d.trunk[0].weight.std() > 0.1
+
+
+def test_minibatch_std_measures_the_batchs_spread_and_nothing_else():
+    from core.nn import MinibatchStd
+    m = MinibatchStd()
+    same = torch.ones(8, 4, 3, 3) * 0.7  # one image eight times: no spread
+    out = m(same)
+    assert out.shape == (8, 5, 3, 3) and torch.equal(out[:, :4], same)
+    assert float(out[:, 4].max()) < 1e-3
+    spread = torch.randn(8, 4, 3, 3) * 2.0
+    extra = m(spread)[:, 4]
+    assert torch.allclose(extra, extra[0, 0, 0].expand_as(extra))  # one number, broadcast to every sample
+    assert float(extra[0, 0, 0]) > 1.0  # about 2 · √(7/8) for N(0, 2²)
+    assert m(torch.randn(5, 6)).shape == (5, 7) and float(m(torch.randn(1, 6))[0, 6]) < 1e-3  # batch of one: 0
+
+
+def test_a_minibatch_std_d_scores_a_sample_by_its_batch():
+    # without the switch a sample's logit is its own; with it, the same image scores differently in a varied
+    # batch than in a batch of copies, in all three of the stacked study's Ds (the signal against few modes)
+    import dataclasses
+
+    from core.models.stacked import StackedConfig, make_discriminator
+    x = torch.rand(16, 3, 16, 16) * 2 - 1
+    copies = x[:1].expand(16, -1, -1, -1)
+    for layer in ("dense", "conv", "deepconv"):
+        cfg = StackedConfig(layer=layer, conv_width=16, conv_layers=2, dense_d=(32, 8), deepconv_widths=(32, 16),
+                            d_init="kaiming", dense_dropout=0.0)
+        for mbstd in (False, True):
+            torch.manual_seed(0)
+            D = make_discriminator(dataclasses.replace(cfg, d_mbstd=mbstd), 3, 16).eval()
+            with torch.no_grad():
+                gap = float((D(x)[0] - D(copies)[0]).abs())
+            assert (gap > 1e-4) == mbstd, (layer, mbstd, gap)

@@ -71,7 +71,7 @@ from torch import nn
 from core import losses
 from core.errors import ConfigError
 from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, adam
-from core.nn import D_INITS, init_discriminator, init_weights
+from core.nn import D_INITS, MinibatchStd, init_discriminator, init_weights
 
 LAYERS = ("dense", "conv", "deepconv")
 DENSE_D_NORMS = ("batch", "layer", "none")
@@ -112,6 +112,9 @@ class StackedConfig:
     # (core.nn.init_discriminator). None of the three Ds has BN, and under N(0, 0.02) their logits spread by
     # 2e-5 (conv) to 1e-2 (dense) across real images at init (scripts/d_signal_at_init.py; docs/stacked.md)
     d_init: str = "normal"
+    # a minibatch-std feature before every D's head (core.nn.MinibatchStd; not in the paper): lets D see a
+    # batch that covers few colours or grounds (the partial mode collapse of docs/stacked.md, "The budget")
+    d_mbstd: bool = False
     conv_width: int = 256                         # filters of every 3×3 conv (G and D)
     conv_layers: int = 5                          # 3×3 convs in G's body and in D
     deepconv_widths: tuple[int, ...] = (256, 128, 64)  # transposed convs before the 3-filter one; D mirrors them
@@ -185,7 +188,7 @@ class DenseDiscriminator(nn.Module):
     BN (the paper), LayerNorm or nothing."""
 
     def __init__(self, channels: int, resolution: int, hidden: tuple[int, ...], dropout: float,
-                 norm: str = "batch"):
+                 norm: str = "batch", mbstd: bool = False):
         super().__init__()
         layers, prev = [], channels * resolution * resolution
         for h in hidden:
@@ -196,7 +199,9 @@ class DenseDiscriminator(nn.Module):
                 layers.append(nn.LayerNorm(h))
             layers.append(nn.Dropout(dropout))
             prev = h
-        layers.append(nn.Linear(prev, 1))
+        if mbstd:  # [B, h] → [B, h + 1]: the batch's spread, before the head
+            layers.append(MinibatchStd())
+        layers.append(nn.Linear(prev + int(mbstd), 1))
         self.net = nn.Sequential(*layers)
         init_weights(self)
 
@@ -240,14 +245,16 @@ class ConvGenerator(nn.Module):
 class ConvDiscriminator(nn.Module):
     """``layers`` conv3×3 of ``width`` filters (the first stride 1, the rest stride 2), LeakyReLU → FC → logit."""
 
-    def __init__(self, channels: int, resolution: int, width: int, layers: int):
+    def __init__(self, channels: int, resolution: int, width: int, layers: int, mbstd: bool = False):
         super().__init__()
         convs, prev, side = [], channels, resolution
         for i in range(layers):
             stride = 1 if i == 0 else 2
             convs += [nn.Conv2d(prev, width, 3, stride, 1), _act()]
             prev, side = width, _conv_side(side, 3, stride, 1)
-        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(width * side * side, 1))
+        if mbstd:  # [B, width, s, s] → [B, width + 1, s, s]
+            convs.append(MinibatchStd())
+        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear((width + int(mbstd)) * side * side, 1))
         init_weights(self)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -304,13 +311,15 @@ class DeepConvGenerator(nn.Module):
 class DeepConvDiscriminator(nn.Module):
     """conv5×5 s2 of ``widths`` (ascending: 64, 128, 256), LeakyReLU → FC → logit (the DCGAN mirror)."""
 
-    def __init__(self, channels: int, resolution: int, widths: tuple[int, ...]):
+    def __init__(self, channels: int, resolution: int, widths: tuple[int, ...], mbstd: bool = False):
         super().__init__()
         convs, prev, side = [], channels, resolution
         for w in widths:
             convs += [nn.Conv2d(prev, w, 5, 2, 2), _act()]
             prev, side = w, _conv_side(side, 5, 2, 2)
-        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(prev * side * side, 1))
+        if mbstd:  # [B, prev, s, s] → [B, prev + 1, s, s]
+            convs.append(MinibatchStd())
+        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear((prev + int(mbstd)) * side * side, 1))
         init_weights(self)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -332,11 +341,11 @@ def make_generator(cfg: StackedConfig, channels: int, resolution: int, latent: b
 def make_discriminator(cfg: StackedConfig, channels: int, resolution: int) -> nn.Module:
     """The layer type's discriminator of a ``resolution`` image, initialised as ``cfg.d_init`` says."""
     if cfg.layer == "dense":
-        D = DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout, cfg.dense_d_norm)
+        D = DenseDiscriminator(channels, resolution, cfg.dense_d, cfg.dense_dropout, cfg.dense_d_norm, cfg.d_mbstd)
     elif cfg.layer == "conv":
-        D = ConvDiscriminator(channels, resolution, cfg.conv_width, cfg.conv_layers)
+        D = ConvDiscriminator(channels, resolution, cfg.conv_width, cfg.conv_layers, cfg.d_mbstd)
     else:
-        D = DeepConvDiscriminator(channels, resolution, tuple(reversed(cfg.deepconv_widths)))
+        D = DeepConvDiscriminator(channels, resolution, tuple(reversed(cfg.deepconv_widths)), cfg.d_mbstd)
     init_discriminator(D, cfg.d_init)
     return D
 
