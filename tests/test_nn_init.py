@@ -91,3 +91,27 @@ def test_a_minibatch_std_d_scores_a_sample_by_its_batch():
             with torch.no_grad():
                 gap = float((D(x)[0] - D(copies)[0]).abs())
             assert (gap > 1e-4) == mbstd, (layer, mbstd, gap)
+
+
+@pytest.mark.parametrize("build", ["structure", "style", "sgan-d0"])
+def test_the_s2gan_and_sgan_switches_put_the_batch_feature_in_their_ds(build):
+    from core.models.s2gan import StructureDiscriminator, StyleDiscriminator
+    from core.models.sgan import ImageDiscriminator
+
+    def make(mbstd: bool) -> nn.Module:
+        torch.manual_seed(0)
+        if build == "structure":
+            return StructureDiscriminator(8, 16, init="kaiming", mbstd=mbstd)
+        if build == "style":
+            return StyleDiscriminator(8, 16, cond_channels=0, init="kaiming", mbstd=mbstd)
+        return ImageDiscriminator(3, 16, (8, 8, 8), 16, 4, "kaiming", mbstd=mbstd)
+
+    x = torch.rand(16, 3, 16, 16) * 2 - 1
+    copies = x[:1].expand(16, -1, -1, -1)
+    for mbstd in (False, True):
+        D = make(mbstd).eval()
+        with torch.no_grad():
+            a, b = D(x), D(copies)
+        a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)  # SGAN's D0 returns (logits, q)
+        gap = float((a[0] - b[0]).abs())
+        assert (gap > 1e-5) == mbstd, (build, mbstd, gap)

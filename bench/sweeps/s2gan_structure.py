@@ -196,3 +196,38 @@ SWEEPS += (
         issue="#27",
     ),
 )
+
+# Round 5 for the Structure-GAN and round 4 for the Style-GAN (issue #27, session 13). What is left in both is a
+# variety failure: the Structure-GAN at d3-fast-d draws objects at few places and shapes (structure_fd 0.39 at
+# quick's steps; 8x the steps still 0.36), and every Style-G renders one structure alike for every z (diversity
+# 0.017-0.030 against 0.16). Each D sees one sample at a time, so nothing in its input tells a batch of alike
+# samples from a real batch. A minibatch-std channel before the head (core.nn.MinibatchStd, Karras et al. 2018; not
+# the reference's) gives D that signal. The stacked study's sweep stacked-mbstd asks the same of its Ds.
+# Rules written before running. Structure: eligible when both structure gates pass (mean of seeds 0 and 1); then
+# the lowest mean val structure FD. Style: eligible when every gate of the row passes; then the lowest mean val FID.
+MBSTD = {"model.structure_d_mbstd": True}
+SWEEPS += (
+    Sweep(
+        name="s2gan-structure-mbstd",
+        **COMMON,
+        candidates=(
+            Candidate("he-mbstd", {**HE, **MBSTD}, "He-normal Structure-D with a minibatch-std channel, the reference's "
+                      "rates and one D update"),
+            Candidate("d3-fast-d-mbstd", {**FAST_D3, **MBSTD}, "the same with d3-fast-d's three D updates at 10x"),
+        ),
+        rule=Rule(gates=True, minimise="structure_fd"),
+        question="Does a Structure-D that sees its batch's spread let the Structure-GAN pass both structure gates at "
+                 "quick's steps?",
+        issue="#27",
+    ),
+    Sweep(
+        name="s2gan-style-mbstd",
+        **STYLE_COMMON,
+        candidates=(
+            Candidate("he-zero-head-mbstd", {"model.style_d_init": "kaiming-zero-head", "model.style_d_mbstd": True},
+                      "the zero-head He-normal Style-D of s2gan-style-head with a minibatch-std channel"),
+        ),
+        metrics=("fid", "diversity", "recall"),
+        question="Does a Style-D that sees its batch's spread make the Style-GAN use its style noise?",
+    ),
+)

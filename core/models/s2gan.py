@@ -23,7 +23,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.losses import angular_error, bce
 from core.models.base import DataInfo, ModelSpec, Optim, Phase, StepContext, uniform_from_normal
-from core.nn import D_INITS, init_discriminator, init_weights
+from core.nn import D_INITS, MinibatchStd, init_discriminator, init_weights
 
 MARGIN = 0.3                                       # adversarial_ct.lua: the margin rule's threshold
 REFERENCE_WARMUP = ((10, 1 / 50), (30, 1 / 5))     # adversarial_ct.lua's Adam: lr/50 for 10 updates, lr/5 until 30
@@ -118,11 +118,18 @@ class StructureGenerator(nn.Module):
         return F.normalize(self.net(z[:, :, None, None]), dim=1)
 
 
+def _d_tail(n: int, side: int, mbstd: bool) -> list[nn.Module]:
+    """The two S²-GAN Ds' last layers on ``[B, 8n, side, side]``: conv3 2n, lReLU (then, with ``mbstd``, the
+    batch-spread channel of :class:`core.nn.MinibatchStd`, not the reference's) → dropout 0.5 → linear → logit."""
+    return [_conv(8 * n, 2 * n, 3), nn.LeakyReLU(0.2, inplace=True), *([MinibatchStd()] if mbstd else []),
+            nn.Flatten(), nn.Dropout(0.5), nn.Linear((2 * n + int(mbstd)) * side * side, 1)]
+
+
 class StructureDiscriminator(nn.Module):
     """Structure-D (no BN): conv5 s2 n → conv5 2n → conv3 s2 4n (+SpatialDropout 0.2) → conv3 s2 8n
     (+SpatialDropout 0.2) → conv3 2n @ (size/8)² → dropout 0.5 → linear → logit. LeakyReLU 0.2."""
 
-    def __init__(self, ndf: int, size: int, center: bool = False, init: str = "normal"):
+    def __init__(self, ndf: int, size: int, center: bool = False, init: str = "normal", mbstd: bool = False):
         super().__init__()
         n, side = ndf, size // 8
         self.center = center  # see forward
@@ -132,8 +139,7 @@ class StructureDiscriminator(nn.Module):
             _conv(n, 2 * n, 5), act(),
             _conv(2 * n, 4 * n, 3, 2), act(), nn.Dropout2d(0.2),  # [B, 4n, size/4]
             _conv(4 * n, 8 * n, 3, 2), act(), nn.Dropout2d(0.2),  # [B, 8n, size/8]
-            _conv(8 * n, 2 * n, 3), act(),
-            nn.Flatten(), nn.Dropout(0.5), nn.Linear(2 * n * side * side, 1))
+            *_d_tail(n, side, mbstd))
         init_weights(self)
         init_discriminator(self, init)
 
@@ -191,7 +197,8 @@ class StyleDiscriminator(nn.Module):
     (+SpatialDropout 0.2) → conv3 s2 8n (+SpatialDropout 0.2) → conv3 2n @ (R/16)² → dropout 0.5 → linear
     → logit. ``cond_channels=0``: unconditional (the single-DCGAN baseline)."""
 
-    def __init__(self, ndf: int, resolution: int, channels: int = 3, cond_channels: int = 3, init: str = "normal"):
+    def __init__(self, ndf: int, resolution: int, channels: int = 3, cond_channels: int = 3, init: str = "normal",
+                 mbstd: bool = False):
         super().__init__()
         n, side = ndf, resolution // 16
         act = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
@@ -201,8 +208,7 @@ class StyleDiscriminator(nn.Module):
             _conv(n, 2 * n, 5, 2), act(),                          # [B, 2n, R/4]
             _conv(2 * n, 4 * n, 3, 2), act(), nn.Dropout2d(0.2),   # [B, 4n, R/8]
             _conv(4 * n, 8 * n, 3, 2), act(), nn.Dropout2d(0.2),   # [B, 8n, R/16]
-            _conv(8 * n, 2 * n, 3), act(),
-            nn.Flatten(), nn.Dropout(0.5), nn.Linear(2 * n * side * side, 1))
+            *_d_tail(n, side, mbstd))
         init_weights(self)
         init_discriminator(self, init)
 
@@ -290,8 +296,11 @@ class S2ganConfig:
                                     # ``lr`` (the reference)
     structure_d_init: str = "normal"  # the Structure-D's weights: "normal" N(0, 0.02) (the reference's) or
                                       # "kaiming" He-normal (core.nn.init_discriminator; docs/s2gan.md, issue #27)
+    structure_d_mbstd: bool = False  # a minibatch-std channel before the Structure-D's head (core.nn.MinibatchStd;
+                                     # not the reference's): D sees a batch of maps that spread too little
     style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same choices, or
                                     # "kaiming-zero-head" (He-normal, logit layer 0: core.nn.init_discriminator)
+    style_d_mbstd: bool = False     # the same switch for the Style-D (and the single DCGAN's D)
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
@@ -370,11 +379,11 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
         cfg = replace(cfg, structure_size=d.structure_size, structure_z_dim=d.structure_z_dim,
                       structure_ngf=d.structure_ngf, structure_ndf=d.structure_ndf, structure_d_lr=d.structure_d_lr,
                       structure_g_lr=d.structure_g_lr, structure_d_steps=d.structure_d_steps,
-                      structure_d_init=d.structure_d_init,
+                      structure_d_init=d.structure_d_init, structure_d_mbstd=d.structure_d_mbstd,
                       structure_d_center=d.structure_d_center)
     if not (cfg.style or cfg.single):
         cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf,
-                      style_d_init=d.style_d_init, style_d_lr=d.style_d_lr)
+                      style_d_init=d.style_d_init, style_d_lr=d.style_d_lr, style_d_mbstd=d.style_d_mbstd)
     if not uses_fcn(cfg):
         cfg = replace(cfg, **{k: getattr(d, k) for k in _FCN_FIELDS})
         if not (cfg.style and not cfg.single and cfg.style_steps):
@@ -400,12 +409,13 @@ class S2GAN(nn.Module):
         if cfg.structure:
             self.netG_structure = StructureGenerator(cfg.structure_z_dim, cfg.structure_ngf, self.structure_size)
             self.netD_structure = StructureDiscriminator(cfg.structure_ndf, self.structure_size, cfg.structure_d_center,
-                                                         cfg.structure_d_init)
+                                                         cfg.structure_d_init, cfg.structure_d_mbstd)
         if cfg.style or cfg.single:
             self.netG_style = StyleGenerator(cfg.style_z_dim, cfg.style_ngf, info.resolution, info.channels,
                                              normals=not cfg.single)
             self.netD_style = StyleDiscriminator(cfg.style_ndf, info.resolution, info.channels,
-                                                 cond_channels=0 if cfg.single else 3, init=cfg.style_d_init)
+                                                 cond_channels=0 if cfg.single else 3, init=cfg.style_d_init,
+                                                 mbstd=cfg.style_d_mbstd)
         if uses_fcn(cfg):
             self.netF = NormalFCN(cfg.fcn_width, cfg.fcn_codewords, cfg.fcn_loss, cfg.fcn_out_stride, info.channels)
 

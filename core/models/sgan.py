@@ -40,7 +40,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.losses import bce
 from core.models.base import DataInfo, ModelSpec, Phase, StepContext, adam, uniform_from_normal
-from core.nn import init_discriminator, init_weights
+from core.nn import MinibatchStd, init_discriminator, init_weights
 
 
 # ------------------------------------------------------------------------------------------ sizes
@@ -201,12 +201,14 @@ class ImageDiscriminator(_QDiscriminator):
     trunk) → adv logit and Q0 (FC z0, sigmoid)."""
 
     def __init__(self, channels: int, resolution: int, widths: tuple[int, int, int], hidden: int, z_dim: int,
-                 init: str = "normal"):
+                 init: str = "normal", mbstd: bool = False):
         layers, cin, side = [], channels, resolution
         for w in widths:
             layers += [nn.Conv2d(cin, w, 5, 2, 2), nn.LeakyReLU(0.2, inplace=True)]
             cin, side = w, (side + 1) // 2
-        super().__init__(nn.Sequential(*layers, nn.Flatten(), nn.Linear(cin * side * side, hidden),
+        if mbstd:  # [B, cin, s, s] → [B, cin + 1, s, s]: the batch's spread (core.nn.MinibatchStd; not the reference's)
+            layers.append(MinibatchStd())
+        super().__init__(nn.Sequential(*layers, nn.Flatten(), nn.Linear((cin + int(mbstd)) * side * side, hidden),
                                        nn.LeakyReLU(0.2, inplace=True)),  # [B, hidden]
                          hidden, z_dim, init)
 
@@ -257,6 +259,9 @@ class SganConfig:
     # the discriminator trunks' initialisation (core.nn.init_discriminator): "normal" = N(0, 0.02), the
     # reference code's
     d_init: str = "normal"
+    # a minibatch-std channel in D0's trunk before its FC layer (core.nn.MinibatchStd; not the reference's): D0
+    # sees a batch that spreads too little (the within-class collapse on shapes, docs/sgan.md)
+    d0_mbstd: bool = False
 
 
 def _check(cfg: SganConfig) -> None:
@@ -298,7 +303,7 @@ class SGAN(nn.Module):
         self.netG0 = ImageGenerator(cond_dim, cfg.z0_dim, cfg.g0_z_fc, cfg.g0_c0, cfg.g0_c1, info.resolution,
                                     info.channels)
         self.netD0 = ImageDiscriminator(info.channels, info.resolution, tuple(cfg.d0_widths), cfg.d0_hidden,
-                                        cfg.z0_dim, cfg.d_init)
+                                        cfg.z0_dim, cfg.d_init, cfg.d0_mbstd)
         if cfg.stack:
             self.netG1 = FeatureGenerator(info.num_classes, cfg.z1_dim, cfg.g1_hidden, cfg.fc3)
             if cfg.d1:
