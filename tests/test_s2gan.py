@@ -301,6 +301,32 @@ def test_the_fcn_loss_reaches_the_style_g_through_the_frozen_fcn_weighted_by_lam
     assert any(float((g1 - g0).abs().sum()) > 0 for g1, g0 in zip(grads[0.1], adv))
 
 
+def test_the_mode_seeking_ratio_is_zero_for_a_g_that_ignores_z_and_charges_it_in_the_style_step():
+    from core.models.s2gan import mode_seeking_ratio
+
+    class Ignores(torch.nn.Module):
+        def forward(self, normals, z):
+            return normals * 0.5
+
+    class Copies(torch.nn.Module):  # the image is z itself, 3 channels of 2×2: the ratio is exactly 1
+        def forward(self, normals, z):
+            return z.view(-1, 3, 2, 2)
+
+    normals, z = unit_normals(4, 2), torch.rand(4, 12) * 2 - 1
+    assert float(mode_seeking_ratio(Ignores(), normals, z, Ignores()(normals, z))) == 0.0
+    torch.manual_seed(0)
+    assert float(mode_seeking_ratio(Copies(), normals, z, Copies()(normals, z))) == pytest.approx(1.0)
+    base = dataclasses.replace(build_config("s2gan", "smoke").model, structure=False, structure_steps=0, joint_steps=0)
+    roles = {"d_style": "netD_style", "g_style": "netG_style"}
+    _, _, ctx = _run_step(dataclasses.replace(base, style_ms_weight=0.5), "style", roles, _batch())
+    assert ctx.losses["ms_style"] > 0 and ctx.losses["loss_g_style"] == pytest.approx(
+        ctx.losses["adv_style"] + base.fcn_weight * ctx.losses["fcn"] + 0.5 / (ctx.losses["ms_style"] + 1e-5), rel=1e-5)
+    _, _, ctx = _run_step(base, "style", roles, _batch())
+    assert "ms_style" not in ctx.losses
+    with pytest.raises(ConfigError, match="style_ms_weight"):
+        S2GAN(dataclasses.replace(base, style_ms_weight=-1.0), SMOKE)
+
+
 # ------------------------------------------------------------------------------------------ configs and rows
 
 def test_each_ablation_row_changes_exactly_its_settings():

@@ -231,3 +231,26 @@ SWEEPS += (
         question="Does a Style-D that sees its batch's spread make the Style-GAN use its style noise?",
     ),
 )
+
+# The Style-GAN's style noise, round 5 (issue #27, session 13). Measured: a trained Style-G receives z (a tenth of
+# the maps' effect at its first trunk conv) and suppresses it to a fiftieth at the image, under the reference's and
+# the zero-head Style-D alike; four times the steps do not change it (diversity 0.017-0.029). Any change of a
+# rendering with z can only raise L_fcn, and nothing in the loss rewards it: the failure MSGAN (Mao et al., CVPR
+# 2019) names for conditional GANs and cures with a mode-seeking term. Each candidate keeps s2gan-style-head's
+# zero-head Style-D (which cured the static) and adds the term at MSGAN's λ_ms = 1 or a tenth of it. Rule written
+# before running: eligible when every gate of the row passes (mean of seeds 0 and 1); then the lowest mean val FID.
+SWEEPS += (
+    Sweep(
+        name="s2gan-style-ms",
+        **STYLE_COMMON,
+        candidates=(
+            Candidate("zh-ms1", {"model.style_d_init": "kaiming-zero-head", "model.style_ms_weight": 1.0},
+                      "zero-head He-normal Style-D, mode-seeking term λ_ms = 1 (MSGAN's)"),
+            Candidate("zh-ms0.1", {"model.style_d_init": "kaiming-zero-head", "model.style_ms_weight": 0.1},
+                      "the same at λ_ms = 0.1"),
+        ),
+        metrics=("fid", "diversity", "recall"),
+        question="Does a mode-seeking term make the Style-GAN use its style noise, with a Style-D that does not "
+                 "draw static?",
+    ),
+)

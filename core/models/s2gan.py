@@ -301,6 +301,10 @@ class S2ganConfig:
     style_d_init: str = "normal"    # the Style-D's (and the single DCGAN's D's), the same choices, or
                                     # "kaiming-zero-head" (He-normal, logit layer 0: core.nn.init_discriminator)
     style_d_mbstd: bool = False     # the same switch for the Style-D (and the single DCGAN's D)
+    # λ_ms of a mode-seeking term on the Style-G in its independent phase (Mao et al., CVPR 2019; not the
+    # reference's): two style noises on the same structures, loss λ_ms / (mean|G(n,z)−G(n,z′)| / mean|z−z′| + 1e-5),
+    # so renderings that ignore z cost G. 0: none (the reference)
+    style_ms_weight: float = 0.0
     joint_lr_style: float = 1e-6    # Style-G and Style-D in the joint phase (joint-ssgan/train.lua)
     joint_lr_structure: float = 1e-7  # Structure-G and -D in the joint phase (the code: × 0.001 = 1e-9; see above)
     joint_structure_scale: float = 0.1  # the Style-G's gradient on its normals input reaches the Structure-G × this
@@ -348,6 +352,8 @@ def _check(cfg: S2ganConfig, resolution: int | None = None) -> None:
                           f"{cfg.structure_d_lr}, {cfg.structure_g_lr}, {cfg.style_d_lr}")
     if cfg.structure_d_steps < 1:
         raise ConfigError(f"structure_d_steps must be >= 1, got {cfg.structure_d_steps}")
+    if cfg.style_ms_weight < 0:
+        raise ConfigError(f"style_ms_weight must be >= 0, got {cfg.style_ms_weight}")
     if cfg.fcn_weight < 0 or cfg.joint_structure_scale < 0:
         raise ConfigError(f"fcn_weight and joint_structure_scale must be >= 0, got {cfg.fcn_weight}, "
                           f"{cfg.joint_structure_scale}")
@@ -383,7 +389,8 @@ def _canonical(cfg: S2ganConfig) -> S2ganConfig:
                       structure_d_center=d.structure_d_center)
     if not (cfg.style or cfg.single):
         cfg = replace(cfg, style_z_dim=d.style_z_dim, style_ngf=d.style_ngf, style_ndf=d.style_ndf,
-                      style_d_init=d.style_d_init, style_d_lr=d.style_d_lr, style_d_mbstd=d.style_d_mbstd)
+                      style_d_init=d.style_d_init, style_d_lr=d.style_d_lr, style_d_mbstd=d.style_d_mbstd,
+                      style_ms_weight=d.style_ms_weight)
     if not uses_fcn(cfg):
         cfg = replace(cfg, **{k: getattr(d, k) for k in _FCN_FIELDS})
         if not (cfg.style and not cfg.single and cfg.style_steps):
@@ -496,6 +503,15 @@ def _phases(run) -> list[Phase]:
     return phases
 
 
+def mode_seeking_ratio(G: nn.Module, normals: torch.Tensor | None, z: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """MSGAN's ratio (Mao et al., CVPR 2019): G renders the same structures again under fresh noise z′, and the
+    mean absolute image difference is divided by the mean absolute noise difference. A G that ignores its noise
+    scores 0. ``fake`` = G(normals, z) ``[B, C, R, R]``; returns a scalar with gradients into G."""
+    z2 = sample_uniform(z.shape[0], z.shape[1], z.device)                # [B, Z]
+    fake2 = G(normals, z2)                                               # [B, C, R, R]
+    return (fake - fake2).abs().mean() / (z - z2).abs().mean()
+
+
 def _decide(ctx: StepContext, err_real: torch.Tensor, err_fake: torch.Tensor, tag: str) -> tuple[bool, bool]:
     """The margin rule's (update D, update G) when the config turns it on (else both); the BCE values are
     averaged over processes first, so every DDP rank decides alike."""
@@ -568,6 +584,9 @@ def _style_step(batch: dict, ctx: StepContext) -> None:
             if uses_fcn(cfg):  # the frozen FCN: no weight gradients; the gradient flows through it into G
                 parts["fcn"] = normal_loss(ctx.modules["netF"], ctx.nets["netF"](fake), normals)
                 loss = adv + cfg.fcn_weight * parts["fcn"]
+            if cfg.style_ms_weight > 0:
+                parts["ms_style"] = mode_seeking_ratio(G, normals, z, fake)
+                loss = loss + cfg.style_ms_weight / (parts["ms_style"] + 1e-5)
         _update(ctx, "g_style", loss, go, **parts)
 
 
