@@ -351,7 +351,7 @@ def measure_health(table: Table, rows: Sequence[Row], runs: pd.DataFrame, args, 
             for key, text in why.items():
                 errors.setdefault(key, []).append(f"seed {s}: {text}")
         measured[row.id] = (values, errors, notes)
-    refs = _gate_references(table, [r for r in rows if r.id in measured], args, split, n)
+    refs = gate_references(table, [r for r in rows if r.id in measured], args, split, n)
     for row in [r for r in rows if r.id in measured]:
         values, errors, notes = measured[row.id]
         ref, ref_notes = refs[row.id]
@@ -373,7 +373,7 @@ def measure_health(table: Table, rows: Sequence[Row], runs: pd.DataFrame, args, 
     return frame
 
 
-def _gate_references(table: Table, rows: Sequence[Row], args, split: str, n: int
+def gate_references(table: Table, rows: Sequence[Row], args, split: str, n: int
                      ) -> dict[str, tuple[dict[str, dict[str, float]], dict[tuple[str, str], str]]]:
     """row → ({metric: {"noise": x, "real": y}}, {(side, metric): why it is missing}) for the gates of
     ``rows`` that need a reference: one :func:`references` call per (condition kinds, dataset seed)."""

@@ -10,7 +10,7 @@ at the preset's budget).
     OMP_NUM_THREADS=1 python scripts/budget_curve.py --paper stacked --row single-deepconv --seed 0 \\
         --scale 4 --steps-fields model.stage1_steps model.stage2_steps --every 1200 --out /work/budget/deepconv
 
-Writes ``<out>/curve.csv`` (row, seed, step, metric, value) and ``<out>/curve.png`` (one panel per metric;
+Writes ``<out>/curve.csv`` (row, seed, step, metric, value) and ``<out>/curve.png`` (one panel per metric, the row's gate dashed in red;
 the dotted line marks the preset's own budget).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd  # noqa: E402
 
 from bench.cells import eval_n, get_table, train_unit, unit_config  # noqa: E402
-from bench.health import HEALTH_SPLIT, LOG_PREFIX, log_tail_mean, measure_run  # noqa: E402
+from bench.health import HEALTH_SPLIT, LOG_PREFIX, gate_references, log_tail_mean, measure_run  # noqa: E402
 from core.checkpoint import list_checkpoints  # noqa: E402
 from core.config import parse_value  # noqa: E402
 
@@ -96,12 +96,15 @@ def main(argv=None) -> int:
     frame = pd.DataFrame(recs)
     a.out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(a.out / "curve.csv", index=False)
-    _plot(frame, row, a.out / "curve.png", base_steps=sum(_get(base, f) for f in a.steps_fields))
+    refs = gate_references(table, [row], args, HEALTH_SPLIT, eval_n(table, args))[row.id][0]
+    gates = {g.metric: (g.op, g.threshold(refs.get(g.metric))) for g in row.gates}
+    _plot(frame, row, a.out / "curve.png", base_steps=sum(_get(base, f) for f in a.steps_fields), gates=gates)
     print(f"wrote {a.out / 'curve.csv'} and curve.png", flush=True)
     return 0
 
 
-def _plot(frame: pd.DataFrame, row, path: Path, base_steps: int) -> None:
+def _plot(frame: pd.DataFrame, row, path: Path, base_steps: int, gates: dict[str, tuple[str, float]]) -> None:
+    """One panel per metric; the row's gate on it (``gates``: metric → (op, threshold)) as a red dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,7 +116,10 @@ def _plot(frame: pd.DataFrame, row, path: Path, base_steps: int) -> None:
         sub = frame[frame["metric"] == m]
         ax.plot(sub["step"], sub["value"], marker="o")
         ax.axvline(base_steps, color="grey", lw=0.8, ls=":")
-        ax.set_title(m)
+        op, threshold = gates.get(m, ("", float("nan")))
+        if threshold == threshold:
+            ax.axhline(threshold, color="tab:red", lw=0.8, ls="--")
+        ax.set_title(f"{m} (gate {op} {threshold:.3g})" if threshold == threshold else m)
         ax.set_xlabel("step (dotted: the preset's budget)")
     fig.suptitle(f"{row.id}, seed {frame['seed'].iloc[0]}, val")
     fig.tight_layout()
