@@ -503,3 +503,22 @@ def test_the_table_gates_rows_without_the_entropy_loss_on_realism_only():
     assert gates["sgan"] == {"fid", "diversity", "recall", "log:ent0", "log:ent1"}
     assert gates["dcgan-adv-cond-ent"] == {"fid", "diversity", "recall", "log:ent0"}  # one level: Q0 only
     assert gates["sgan-no-d1"] == {"fid", "diversity", "recall", "log:ent0"}  # no D1, so no Q1
+
+
+def test_steps_scale_multiplies_every_rows_phases_and_keeps_their_shares():
+    # a dataset preset that scales the budget (shapes at quick) must give every row the full SGAN's number of
+    # updates times the scale, including the rows that set their steps themselves (no-joint, single, no-D1)
+    from core.models.sgan import SPEC
+
+    def steps(row, scale):
+        over = {**row.unit.overrides, "model.steps_scale": scale}
+        return [p.steps for p in SPEC.phases(build_config("sgan", "quick", over))]
+
+    totals = {}
+    for row in TABLE.rows_for("quick"):
+        one, two = steps(row, 1.0), steps(row, 2.0)
+        assert two == [2 * s for s in one], row.id
+        totals[row.id] = sum(two)
+    assert len(set(totals.values())) == 1, totals  # every row: the same total
+    with pytest.raises(ConfigError, match="steps_scale"):
+        SGAN(SganConfig(steps_scale=0.0), DataInfo(channels=1, resolution=28, num_classes=10))

@@ -126,7 +126,7 @@ def notes(preset: str, dataset: str) -> str:
             f"{'4,000 non-test digits (before the val split existed)' if dataset == 'mnist5k' else 'train split'} "
             "and independent of SGAN's encoder E. The paper reports CIFAR-10 Inception scores; the "
             "paper column is for direction only. Every row gets the full SGAN's number of generator updates "
-            f"({_budget(preset):,} at `{preset}`).")
+            f"({round(_budget(preset) * m.steps_scale):,} at `{preset}` on `{dataset}`).")
     if preset != "quick":
         return text
     def rate(x: float) -> str:

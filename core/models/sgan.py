@@ -233,6 +233,9 @@ class SganEncoderConfig:
 class SganConfig:
     independent_steps: int = 2000  # each G on real E features (one D step, then one G step, both levels)
     joint_steps: int = 1000        # G0 fed by G1; 0 = SGAN-no-joint
+    # both phases' steps × this (rounded): a dataset's budget at a preset that keeps every row's share of it (the
+    # table's rows set the steps themselves, so a dataset preset scales them rather than replacing them)
+    steps_scale: float = 1.0
     stack: bool = True             # False: one GAN with G0's architecture conditioned on y (the "DCGAN" rows)
     d1: bool = True                # False: the stack trained end to end with no intermediate discriminator
     adv_weight: float = 1.0        # λ1 (paper and code: 1)
@@ -272,6 +275,8 @@ def _check(cfg: SganConfig) -> None:
                           "the whole budget to joint_steps")
     if not cfg.stack and cfg.joint_steps:
         raise ConfigError("the single GAN has no joint phase: give its budget to independent_steps")
+    if not cfg.steps_scale > 0:
+        raise ConfigError(f"steps_scale must be > 0, got {cfg.steps_scale}")
 
 
 def _canonical(cfg: SganConfig) -> SganConfig:
@@ -461,10 +466,9 @@ def _phases(run) -> list[Phase]:
         d = replace(d, lr_scale=tuple(scales))
     opt = {"d": d, "g": adam(run, generators(cfg), cfg.lr)}
     phases = []
-    if cfg.independent_steps:
-        phases.append(Phase("independent", cfg.independent_steps, opt))
-    if cfg.joint_steps:
-        phases.append(Phase("joint", cfg.joint_steps, opt))
+    for name, steps in (("independent", cfg.independent_steps), ("joint", cfg.joint_steps)):
+        if steps:
+            phases.append(Phase(name, max(1, round(steps * cfg.steps_scale)), opt))
     if not phases:
         raise ConfigError("SGAN needs independent_steps or joint_steps > 0")
     return phases
