@@ -254,3 +254,24 @@ SWEEPS += (
                  "draw static?",
     ),
 )
+
+# Round 6 for the Structure-GAN (issue #27, session 13). After rounds 3-5 (d3-fast-d: structure_fd 0.390 at quick's
+# steps, 0.36 at 8x; a minibatch-std channel 0.628; weight averaging 0.353): D wins throughout (p(fake) 0.02-0.03 in
+# the 4x diagnosis run) and G draws objects at few places and shapes, the signature of a generator short of capacity
+# rather than of a blind or overpowered D. quick runs both Structure networks at a quarter of the reference's widths
+# (n = 16 against 64: a 3x3 seed of 32 channels). The candidate doubles them (n = 32) at d3-fast-d's setting and
+# quick's 750 steps. Rule written before running: eligible when both structure gates pass (mean of seeds 0 and 1);
+# then the lowest mean val structure FD.
+SWEEPS += (
+    Sweep(
+        name="s2gan-structure-width",
+        **COMMON,
+        candidates=(
+            Candidate("d3-fast-d-n32", {**FAST_D3, "model.structure_ngf": 32, "model.structure_ndf": 32},
+                      "d3-fast-d with the Structure-G and -D at half the reference's widths (n = 32)"),
+        ),
+        rule=Rule(gates=True, minimise="structure_fd"),
+        question="Does a wider Structure-GAN (n = 32) at d3-fast-d's setting pass both structure gates at quick's steps?",
+        issue="#27",
+    ),
+)
