@@ -17,6 +17,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ import torch
 from bench.cells import chain, get_table, unit_config
 from bench.perf import Job, Settings, our_train_step, time_calls
 from bench.report import md_table
+from core.config import parse_value
 from core.train import get_model_spec
 
 
@@ -37,22 +39,27 @@ def table_units(paper: str, preset: str) -> list:
     return list(seen.values())
 
 
-def measure(paper: str, preset: str, dataset: str | None = None, steps: int = 5, threads: int = 1) -> list[dict]:
-    """One dict per (unit, phase): rows, model, phase, steps, ms_per_step, seconds."""
+def measure(paper: str, preset: str, dataset: str | None = None, steps: int = 5, threads: int = 1,
+            overrides: dict | None = None) -> list[dict]:
+    """One dict per (unit, phase): rows, model, phase, steps, ms_per_step, seconds. ``overrides`` (dotted keys, as
+    ``core.train --set``) apply to every row's own unit, not to its parents (a candidate setting, sized before a
+    sweep or a preset takes it)."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _measure(paper, preset, dataset, steps, threads)
+        return _measure(paper, preset, dataset, steps, threads, overrides or {})
     finally:
         torch.set_num_threads(before)
 
 
-def _measure(paper: str, preset: str, dataset: str | None, steps: int, threads: int) -> list[dict]:
+def _measure(paper: str, preset: str, dataset: str | None, steps: int, threads: int, overrides: dict) -> list[dict]:
     table = get_table(paper)
     s = Settings(device="cpu", steps=steps, min_steps=steps, max_seconds=float("inf"), warmup=2)
     out = []
     with tempfile.TemporaryDirectory() as runs:
         for rows, unit in table_units(paper, preset):
+            if overrides and any(not r.startswith("parent of ") for r in rows):
+                unit = replace(unit, overrides={**unit.overrides, **overrides})
             cfg = unit_config(unit, preset, 0, dataset or table.dataset, "cpu", Path(runs), threads=threads)
             for phase in get_model_spec(cfg.model_name).phases(cfg):
                 if phase.steps <= 0:
@@ -86,8 +93,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=5, help="timed steps per phase (after 2 warm-up steps)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=None, help="also write the markdown here")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a dotted override for every row's unit (not its parents), as core.train's --set")
     args = p.parse_args(argv)
-    text = report(measure(args.paper, args.preset, args.dataset, args.steps, args.threads),
+    over = {k: parse_value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    text = report(measure(args.paper, args.preset, args.dataset, args.steps, args.threads, over),
                   "python -m bench.size " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])), args.threads)
     print(text)
     if args.out:

@@ -19,3 +19,12 @@ def test_every_unit_of_a_seed_is_timed_once_per_phase_and_scaled_by_its_steps(tm
     assert main(["--paper", "sgan", "--preset", "smoke", "--steps", "1", "--out", str(tmp_path / "s.md")]) == 0
     text = (tmp_path / "s.md").read_text()
     assert "parent of sgan" in text and "One seed of the table:" in text and text in capsys.readouterr().out
+
+
+def test_set_overrides_the_rows_units_and_not_their_parents():
+    base = {r["rows"]: r["steps"] for r in measure("stacked", "smoke", steps=1)}
+    over = {r["rows"]: r["steps"] for r in measure("stacked", "smoke", steps=1,
+                                                  overrides={"model.stage1_steps": 5, "model.stage2_steps": 5})}
+    assert over["single-dense"] == 10 != base["single-dense"]  # a row's own unit takes the setting
+    parents = [k for k in base if k.startswith("parent of")]
+    assert parents and all(over[k] == base[k] for k in parents)  # its Stage-I parent keeps the preset's
