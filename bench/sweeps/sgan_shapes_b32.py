@@ -6,6 +6,12 @@ so near 95 min with every row at 2x, against a target of about 45. Halving the b
 core. This candidate keeps the chosen setting's 2x updates (``model.steps_scale`` 2, which every row of the table
 scales by) at batch 32: the same number of updates, half the images.
 
+Correction, measured after it ran: the 61 minutes above were timed while two other training processes shared the
+machine's two cores, which inflates bench.size's step times. Timed again with one other process (commit 84fd21b,
+``python -m bench.size --paper sgan --preset quick --dataset shapes --steps 5 [--set batch_size=64]
+[--set model.steps_scale=1.0]``): every row at 2x is 51.3 min at batch 64 and 26.6 min at batch 32; the old quick
+(1x, batch 64) 24.8 min. Batch 64 at 2x is still over the 45-minute target; batch 32 is not.
+
 Written before it ran. Rule: eligible when every gate of the row passes (mean of seeds 0 and 1); the only candidate,
 so it is chosen if eligible."""
 from bench.sweep import Candidate, Rule, Sweep
