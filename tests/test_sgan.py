@@ -265,9 +265,9 @@ def test_the_reference_discriminator_init_shrinks_the_signal_and_kaiming_keeps_i
         with torch.no_grad():
             spread[init] = float(D.trunk(x).std(0).mean() / x.std(0).mean())
     assert spread["normal"] < 0.02 and spread["kaiming"] > 0.2
-    # quick on mnist5k takes He (issue #26); shapes keeps the reference's, its rates were chosen with it
+    # quick takes He on mnist5k and on shapes (issue #26: sweeps sgan-mnist5k-d1, sgan-shapes-mbstd); paper the reference's
     assert build_config("sgan", "quick").model.d_init == "kaiming"
-    assert build_config("sgan", "quick", dataset="shapes").model.d_init == "normal"
+    assert build_config("sgan", "quick", dataset="shapes").model.d_init == "kaiming"
     assert build_config("sgan", "paper").model.d_init == "normal"
     with pytest.raises(ConfigError, match="d_init"):
         SGAN(dataclasses.replace(build_config("sgan", "smoke").model, d_init="xavier"), MNIST)
@@ -306,17 +306,20 @@ def test_each_ablation_row_changes_exactly_its_settings():
 
 
 def test_shapes_gets_its_own_quick_rates_and_every_other_field_stays_the_presets(tmp_path):
-    """ModelSpec.dataset_presets: sgan quick on shapes takes the rates chosen on the shapes val split; nothing else
+    """ModelSpec.dataset_presets: sgan quick on shapes takes the settings chosen on the shapes val split; nothing else
     changes, a dotted override still wins, and the table's cells on shapes carry them."""
     from bench.cells import unit_config
 
     mnist, shapes = build_config("sgan", "quick").model, build_config("sgan", "quick", dataset="shapes").model
     diff = {f.name for f in dataclasses.fields(mnist) if getattr(mnist, f.name) != getattr(shapes, f.name)}
-    assert diff == {"lr", "d_lr", "q_lr_scale", "d_init", "d1_lr_scale"}
-    assert (shapes.lr, shapes.d_lr, shapes.q_lr_scale, shapes.d_init) == (2e-4, 2e-4, 10.0, "normal")
+    assert diff == {"lr", "d_lr", "q_lr_scale", "d0_mbstd", "steps_scale"}
+    assert (shapes.lr, shapes.d_lr, shapes.q_lr_scale, shapes.d_init) == (2e-4, 2e-4, 10.0, "kaiming")
     assert (mnist.lr, mnist.d_lr, mnist.q_lr_scale, mnist.d_init, mnist.d1_lr_scale) == (1e-4, 1e-4, 100.0, "kaiming",
                                                                                          10.0)
-    assert shapes.d1_lr_scale == 1.0
+    # issue #26 (sweeps sgan-shapes-mbstd, sgan-shapes-b32): D1 x10, D0's minibatch-std channel, 2x updates, batch 32
+    assert (shapes.d1_lr_scale, shapes.d0_mbstd, shapes.steps_scale) == (10.0, True, 2.0)
+    assert (mnist.d0_mbstd, mnist.steps_scale) == (False, 1.0)
+    assert build_config("sgan", "quick", dataset="shapes").batch_size == 32 != build_config("sgan", "quick").batch_size
     assert build_config("sgan", "quick", {"dataset": "shapes"}).model.d_lr == 2e-4  # --set dataset=shapes
     assert build_config("sgan", "quick", {"model.lr": 5e-5}, dataset="shapes").model.lr == 5e-5
     assert build_config("sgan", "smoke", dataset="shapes").model.lr == build_config("sgan", "smoke").model.lr
