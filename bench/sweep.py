@@ -164,6 +164,27 @@ def sweeps() -> dict[str, Sweep]:
     return found
 
 
+def find_row(table: Table, preset: str, row_id: str, sweep: str | None = None, candidate: str | None = None) -> Row:
+    """One row by id: the table's at ``preset``, or with ``sweep``, that sweep's row under ``candidate``'s overrides
+    (its id without the ``<candidate>:`` prefix). The scripts that train or score one row (budget curves, weight
+    averages) take it from here.
+
+    Raises:
+        ValueError: no such candidate or row (the message names what there is).
+    """
+    rows = table.rows_for(preset)
+    if sweep:
+        s = sweeps()[sweep]
+        rows = [replace(r, id=r.id.split(":", 1)[1]) for r in candidate_rows(s, table)
+                if r.id.split(":", 1)[0] == candidate]
+        if not rows:
+            raise ValueError(f"sweep {sweep} has no candidate {candidate!r}: {[c.name for c in s.candidates]}")
+    row = next((r for r in rows if r.id == row_id), None)
+    if row is None:
+        raise ValueError(f"no row {row_id!r}; rows: {[r.id for r in rows]}")
+    return row
+
+
 def candidate_rows(sweep: Sweep, table: Table) -> list[Row]:
     """The table's rows of the sweep, once per candidate, with the candidate's overrides on top of the row's
     and ids ``<candidate>:<row>`` (their units, so their run directories, differ by the overrides)."""

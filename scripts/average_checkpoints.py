@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,6 +24,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 
 from bench.cells import eval_n, get_table  # noqa: E402
 from bench.health import HEALTH_SPLIT, measure_run  # noqa: E402
+from bench.sweep import find_row  # noqa: E402
 
 
 def average(checkpoints: list[Path], module: str, out: Path) -> Path:
@@ -54,15 +54,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     table = get_table(a.paper)
-    rows = table.rows_for("quick")
-    if a.sweep:
-        from bench.sweep import candidate_rows, sweeps
-
-        rows = [replace(r, id=r.id.split(":", 1)[1]) for r in candidate_rows(sweeps()[a.sweep], table)
-                if r.id.split(":", 1)[0] == a.candidate]
-    row = next((r for r in rows if r.id == a.row), None)
-    if row is None:
-        p.error(f"no row {a.row!r}; rows: {[r.id for r in rows]}")
+    try:
+        row = find_row(table, "quick", a.row, a.sweep, a.candidate)
+    except ValueError as e:
+        p.error(str(e))
     args = argparse.Namespace(preset="quick", dataset=table.dataset, device="cpu", threads=1, no_progress=True,
                               eval_n=None, inception=False)
     keys = sorted({g.metric for g in row.gates})

@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 
 from bench.cells import eval_n, get_table, train_unit, unit_config  # noqa: E402
 from bench.health import HEALTH_SPLIT, LOG_PREFIX, gate_references, log_tail_mean, measure_run  # noqa: E402
+from bench.sweep import find_row  # noqa: E402
 from core.checkpoint import list_checkpoints  # noqa: E402
 from core.config import parse_value  # noqa: E402
 
@@ -56,18 +57,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
 
     table = get_table(a.paper)
-    rows = table.rows_for(a.preset)
-    if a.sweep:
-        from bench.sweep import candidate_rows, sweeps
-
-        sweep = sweeps()[a.sweep]
-        rows = [replace(r, id=r.id.split(":", 1)[1]) for r in candidate_rows(sweep, table)
-                if r.id.split(":", 1)[0] == a.candidate]
-        if not rows:
-            p.error(f"sweep {a.sweep} has no candidate {a.candidate!r}: {[c.name for c in sweep.candidates]}")
-    row = next((r for r in rows if r.id == a.row), None)
-    if row is None:
-        p.error(f"no row {a.row!r}; rows: {[r.id for r in rows]}")
+    try:
+        row = find_row(table, a.preset, a.row, a.sweep, a.candidate)
+    except ValueError as e:
+        p.error(str(e))
     args = argparse.Namespace(preset=a.preset, dataset=a.dataset or table.dataset, device="cpu", threads=1,
                               no_progress=False, eval_n=None, inception=False)
     base = unit_config(row.unit, a.preset, a.seed, args.dataset, "cpu", a.out)

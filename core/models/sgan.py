@@ -556,9 +556,9 @@ SPEC = ModelSpec(
     # 1e-4/1e-4/×1 0.61 (23.5); 1e-4/1e-4/×10 0.68 (20.7); 2e-4/2e-4/×10 0.68 (19.3), taken (docs/sgan.md)
     # Issue #26 on shapes (docs/sgan.md): He-initialised trunks and D1 at ×10 (sweep sgan-shapes-d1), a minibatch-std
     # channel in D0 and twice quick's updates (every row's, by steps_scale), chosen on val by the sweep
-    # sgan-shapes-mbstd (every gate passed, recall 0.0505); at batch 32, which keeps a seed of the shapes table near
-    # 45 minutes of one core where batch 64 needed about 95, by the sweep sgan-shapes-b32 (every gate passed:
-    # FID 9.0, diversity 0.45, recall 0.077, ent0/ent1 0.054/0.056)
+    # sgan-shapes-mbstd (every gate passed, recall 0.0505); at batch 32, which keeps a seed of the shapes table at
+    # 26.6 min of training on one core where batch 64 needs 51.3 (bench.size), by the sweep sgan-shapes-b32 (every
+    # gate passed: FID 9.0, diversity 0.45, recall 0.077, ent0/ent1 0.054/0.056)
     dataset_presets={"quick": {"shapes": {"model": {"lr": 2e-4, "d_lr": 2e-4, "q_lr_scale": 10.0,
                                                      "d_init": "kaiming", "d1_lr_scale": 10.0, "d0_mbstd": True,
                                                      "steps_scale": 2.0},

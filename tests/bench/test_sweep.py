@@ -135,3 +135,17 @@ def test_every_defined_sweep_resolves_to_rows_whose_configs_build():
             for unit in (row.unit, row.unit.parent):
                 if unit is not None:
                     build_config(unit.model, s.preset, dict(unit.overrides), dataset=s.dataset)
+
+
+def test_find_row_takes_a_tables_row_or_a_sweeps_row_under_its_candidate():
+    from bench.cells import get_table
+    from bench.sweep import find_row
+
+    table = get_table("s2gan")
+    assert find_row(table, "quick", "style-fcn").unit.overrides.get("model.style_d_init") is None
+    row = find_row(table, "quick", "style-fcn", "s2gan-style-ms", "zh-ms0.1")
+    assert row.id == "style-fcn" and row.unit.overrides["model.style_ms_weight"] == 0.1
+    with pytest.raises(ValueError, match="no candidate"):
+        find_row(table, "quick", "style-fcn", "s2gan-style-ms", "zh-ms7")
+    with pytest.raises(ValueError, match="no row 'nothing'"):
+        find_row(table, "quick", "nothing")
